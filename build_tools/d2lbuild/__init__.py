@@ -1,0 +1,9 @@
+"""d2lbuild: the build tool of the executable deep-learning book.
+
+Stages, each a module with one job: ``config`` (config.ini), ``source`` (parse one Markdown
+file), ``book`` (the table of contents, numbers and labels), ``savemarks`` and ``library``
+(the ``#@save`` library), ``translate`` and ``notebooks`` (per-framework notebooks),
+``checks`` (source checks) and ``cli`` (the command line).
+"""
+
+__version__ = "0.1.0"
