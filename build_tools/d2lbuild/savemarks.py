@@ -104,14 +104,14 @@ def find_saved_blocks(code: str) -> list[SavedBlock]:
     if not has_save_mark(code):
         return []
     masked = _mask_magics(code)
-    marks = _mark_comments(masked)
-    if not marks:
-        return []
     try:
         tree = ast.parse(masked)
     except SyntaxError as e:
         raise SaveMarkError(e.lineno or 1, f"cannot parse the cell that holds #@save: {e.msg}",
                             "saved code must be valid Python") from None
+    marks = _mark_comments(masked)
+    if not marks:
+        return []
     lines = code.split("\n")
     statements = list(tree.body)
     mark_cols = dict(marks)
@@ -123,7 +123,7 @@ def find_saved_blocks(code: str) -> list[SavedBlock]:
             if col > 0:
                 raise SaveMarkError(row, "an indented '#@save' line saves nothing",
                                     "put '#@save' at the start of the line above a top-level statement")
-            chosen = _run_after(statements, lines, row)
+            chosen = _run_after(statements, lines, row, {r for r, _ in marks})
         else:
             chosen = [s for s in statements if _span(s)[0] <= row <= _header_end(s)]
             if not chosen:
@@ -148,7 +148,8 @@ def find_saved_blocks(code: str) -> list[SavedBlock]:
     return blocks
 
 
-def _run_after(statements: list[ast.stmt], lines: list[str], row: int) -> list[ast.stmt]:
+def _run_after(statements: list[ast.stmt], lines: list[str], row: int,
+               mark_rows: set[int]) -> list[ast.stmt]:
     following = [s for s in statements if _span(s)[0] > row]
     if not following or _span(following[0])[0] != row + 1:
         raise SaveMarkError(row, "'#@save' on its own line must be directly above the code it saves",
@@ -161,6 +162,8 @@ def _run_after(statements: list[ast.stmt], lines: list[str], row: int) -> list[a
         gap = lines[prev_end:_span(node)[0] - 1]
         if any(not g.strip().startswith("#") or SAVE_MARK.match(g.strip()) for g in gap):
             break  # a blank line, or another mark, ends the run
+        if any(_span(node)[0] <= r <= _header_end(node) for r in mark_rows):
+            break  # the statement has a mark of its own
         run.append(node)
     return run
 

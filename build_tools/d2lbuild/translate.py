@@ -15,6 +15,7 @@ import re
 from . import markdown
 from .bibliography import citation_keys
 from .book import Book, toc_target
+from .source import TABLE_CAPTION
 
 DROPPED_ROLES = {"width", "height", "bibliography"}
 ANCHOR_ROLES = {"label", "eqlabel"}  # become HTML anchors that links can land on
@@ -90,7 +91,12 @@ def translate(book: Book, docname: str, text: str) -> str:
                     if target and target.label.docname == docname and target.number:
                         equation_tags[last_math_end] = target.number
     roles_by_line: dict[int, list[markdown.Role]] = {}
-    for token in tokens:
+    captions: set[int] = set()  # d2lbook's ":Caption" line above a table
+    for position, token in enumerate(tokens):
+        if (token.type == "inline" and position + 2 < len(tokens)
+                and tokens[position + 2].type == "table_open"
+                and TABLE_CAPTION.match(token.content) and token.map[1] - token.map[0] == 1):
+            captions.add(token.map[0])
         if token.type == "inline":
             for role in markdown.roles_in(token):
                 roles_by_line.setdefault(role.line - 1, []).append(role)
@@ -102,6 +108,9 @@ def translate(book: Book, docname: str, text: str) -> str:
         if index in drop:
             continue
         original = line
+        if index in captions:
+            out.append(f"*{line.strip()[1:].strip()}*")
+            continue
         for role in roles_by_line.get(index, []):
             new = role_replacement(book, docname, role.name, role.content)
             if new is None:
@@ -112,7 +121,9 @@ def translate(book: Book, docname: str, text: str) -> str:
             cut = line.rfind("$$")
             line = line[:cut] + f"\\tag{{{equation_tags[index]}}}" + line[cut:]
         if original.strip() and not line.strip():
-            continue  # a line that held only a label
+            continue  # a line that held only a role that leaves no text
+        if out and out[-1].lstrip().startswith("|") and line.startswith("<a id="):
+            out.append("")  # keep a label's anchor out of the table above it
         out.append(MD_LINK.sub(lambda m: f"]({m.group(1)}.ipynb{m.group(2) or ''})", line))
     return "\n".join(out).strip("\n")
 
