@@ -84,12 +84,14 @@ def test_every_problem_is_reported_in_one_run(corpus):
 
 def test_toc_entry_without_file_and_bad_save_mark(corpus):
     append(corpus / "chapter_basics/index.md", "\n```toc\nmissing_section\n```\n")
-    append(corpus / "chapter_basics/cells.md", "\n```{.python .input}\ndef f():\n    #@save\n    pass\n```\n")
+    append(corpus / "chapter_basics/cells.md", "\n```{.python .input}\n#@tab all\ndef f():\n    #@save\n    pass\n```\n")
     result = run_cli(corpus, "check")
     assert result.returncode == 1
     assert f"chapter_basics/index.md:{line_of(corpus / 'chapter_basics/index.md', 'missing_section')}: error: toc entry 'missing_section' names no file" in result.stderr
     line = line_of(corpus / "chapter_basics/cells.md", "    #@save")
     assert f"chapter_basics/cells.md:{line}: error: an indented '#@save' line saves nothing" in result.stderr
+    # The cell belongs to one tab; a problem is counted once however many tabs share it.
+    assert "check: 2 error(s)" in result.stderr
 
 
 def test_bad_config_is_a_message_not_a_traceback(corpus):

@@ -217,10 +217,11 @@ def test_toc_blocks():
     assert toc.entries == (("chapter_one/index", 7), ("chapter_two/index", 8))
 
 
-def test_front_matter_is_read():
-    doc = parse("---\ngpus: 2\ntimeout: 900\n---\n# Title\n")
+def test_front_matter_is_read_and_is_not_prose():
+    doc = parse("---\ngpus: 2\ntimeout: 900\n---\n# Title\n\nText.\n")
     assert doc.front_matter == {"gpus": 2, "timeout": 900}
     assert doc.title == "Title"
+    assert [(c.text, c.line) for c in doc.cells] == [("# Title\n\nText.", 5)]
 
 
 def test_bad_front_matter_is_reported():

@@ -44,6 +44,10 @@ class Report:
 
     items: list[Diagnostic] = field(default_factory=list)
 
+    def unique(self) -> list[Diagnostic]:
+        """The findings once each (a cell shared by several tabs is checked once per tab)."""
+        return sorted(set(self.items), key=lambda d: (d.path, d.line, d.message))
+
     def add(self, path: str | Path, line: int, message: str, hint: str = "",
             severity: str = "error") -> None:
         self.items.append(Diagnostic(str(path), line, message, hint, severity))
@@ -53,13 +57,13 @@ class Report:
 
     @property
     def errors(self) -> list[Diagnostic]:
-        return [d for d in self.items if d.severity == "error"]
+        return [d for d in self.unique() if d.severity == "error"]
 
     @property
     def warnings(self) -> list[Diagnostic]:
-        return [d for d in self.items if d.severity == "warning"]
+        return [d for d in self.unique() if d.severity == "warning"]
 
     def print(self, stream=None) -> None:
         stream = stream or sys.stderr
-        for d in sorted(set(self.items), key=lambda d: (d.path, d.line, d.message)):
+        for d in self.unique():
             print(d.format(), file=stream)

@@ -138,7 +138,9 @@ def parse_document(path: Path, rel: str, docname: str, tabs: list[str],
     code_fences = []  # (token, language, classes, attrs) of top-level input fences
 
     _read_structure(doc, tokens, lines, code_fences)
-    _build_cells(doc, lines, literal, code_fences, tabs)
+    # Front matter is settings, not prose: cells start after it.
+    body_start = next((t.map[1] for t in tokens if t.type == "front_matter" and t.map), 0)
+    _build_cells(doc, lines, literal, code_fences, tabs, body_start)
     return doc
 
 
@@ -264,9 +266,9 @@ def _read_toc(doc: Document, token, line: int) -> None:
 
 
 def _build_cells(doc: Document, lines: list[str], literal: set[int], code_fences: list,
-                 tabs: list[str]) -> None:
+                 tabs: list[str], body_start: int) -> None:
     """Cut the file into Markdown and code cells, splitting out ``:begin_tab:`` blocks."""
-    position = 0  # 0-based line where the next Markdown cell starts
+    position = body_start  # 0-based line where the next Markdown cell starts
     open_block = None  # (tabs, line) of the :begin_tab: block we are in
     for token, language, classes, attrs in code_fences:
         start, end = token.map
