@@ -1,5 +1,5 @@
 # The book's commands. Each target sets up .venv by itself the first time (Python 3.11).
-#   make html   build the book (the stages that exist: lib, check, notebooks)
+#   make html   build the book (the stages that exist: lib, check, notebooks, eval)
 #   make test   run the tests
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -7,9 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 D2LBUILD := $(BIN)/d2lbuild
 
-.PHONY: html test lib lib-check check notebooks clean distclean venv
+.PHONY: html test lib lib-check check notebooks eval clean distclean venv
 
-html: lib check notebooks
+html: lib check notebooks eval
 
 venv: $(STAMP)
 
@@ -31,6 +31,10 @@ check: $(STAMP)
 
 notebooks: $(STAMP)
 	$(D2LBUILD) notebooks
+
+# Options: make eval EVAL_ARGS="--tab pytorch --jobs 4 --quick --shard 1/2"
+eval: $(STAMP)
+	$(D2LBUILD) eval $(EVAL_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -3,7 +3,8 @@
 Stages, each a module with one job: ``config`` (config.ini), ``source`` (parse one Markdown
 file), ``book`` (the table of contents, numbers and labels), ``savemarks`` and ``library``
 (the ``#@save`` library), ``translate`` and ``notebooks`` (per-framework notebooks),
-``checks`` (source checks) and ``cli`` (the command line).
+``checks`` (source checks), the ``eval`` stage (``engine``, with ``cache``, ``deps``,
+``scheduler``, ``executor``, ``gpus`` and ``progress``) and ``cli`` (the command line).
 """
 
 __version__ = "0.1.0"

@@ -88,6 +88,99 @@ def cmd_notebooks(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from .engine import EvalOptions, evaluate, quick_from_env
+
+    book = _load(args)
+    Report(book.config.warnings).print()
+    errors = check_report(book).errors
+    if errors:
+        raise BuildError("the sources have errors; fix them (see `check`) before executing", errors)
+    options = EvalOptions(tabs=_tabs(book, args.tab), jobs=args.jobs,
+                          quick=args.quick or quick_from_env(), shard=args.shard,
+                          force=args.force, only=args.only or [],
+                          warm_kernels=not args.no_warm_kernels)
+    return evaluate(book, options).exit_status
+
+
+def _shard(text: str) -> tuple[int, int]:
+    from .scheduler import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of workers (1 or more), got {text!r}")
+    return value
+
+
+# -- website: merge, html -----------------------------------------------------------------
+def cmd_merge(args) -> int:
+    from .sitesrc import write_site_source
+
+    book = _load(args)
+    Report(book.config.warnings).print()
+    site = write_site_source(book)
+    print(f"merge: {len(site.pages)} sections in {book.rel(site.root)}, "
+          f"{len(site.written)} file(s) changed")
+    return 0
+
+
+def cmd_html(args) -> int:
+    from dataclasses import replace
+
+    from .website import build_html
+
+    book = _load(args)
+    Report(book.config.warnings).print()
+    errors = check_report(book).errors
+    if errors and args.strict:
+        raise BuildError("the sources have errors; fix them (see `check`)", errors)
+    Report([replace(e, severity="warning") for e in errors]).print()
+    echo = print if args.verbose else None
+    result = build_html(book, strict=args.strict, jobs=args.jobs, echo=echo)
+    Report(result.diagnostics).print()
+    for page in result.site.pages.values():
+        for tab, line in page.stale:
+            print(f"{page.source}:{line}: warning: the {tab} output of this cell is from older "
+                  "code and is not shown; run `make eval`", file=sys.stderr)
+    quick = [p.source for p in result.site.pages.values() if p.quick]
+    if quick:
+        print(f"html: {len(quick)} page(s) show outputs of a quick build (marked with a banner)")
+    if result.returncode != 0:
+        problems = len(result.diagnostics)
+        print(f"html: failed ({problems} problem(s)); see above", file=sys.stderr)
+        return 1
+    print(f"html: {len(result.read)} section(s) read, {len(result.written)} page(s) written to "
+          f"{book.rel(result.out)} in {result.seconds:.1f} s")
+    return 0
+
+
+def _add_site_parsers(sub) -> None:
+    p = sub.add_parser("merge", help="write the website's Sphinx sources (_build/site_src)",
+                       description="Merge each section's notebooks (executed ones from "
+                       "_build/eval where there are some) into one notebook per section and "
+                       "write them, with conf.py and the static files, to _build/site_src.")
+    p.set_defaults(func=cmd_merge)
+
+    p = sub.add_parser("html", help="build the website into _build/html",
+                       description="Merge the notebooks and render them with Sphinx (MyST-NB, "
+                       "no execution) into _build/html; only changed sections are re-rendered.")
+    p.add_argument("--strict", action="store_true",
+                   help="fail on any warning (broken reference, missing image, unknown citation)")
+    p.add_argument("--jobs", "-j", default="auto", help="Sphinx processes (default: auto)")
+    p.add_argument("--verbose", "-v", action="store_true", help="show Sphinx's progress")
+    p.set_defaults(func=cmd_html)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="d2lbuild", description=(
         "Build an executable book written in the d2lbook Markdown format."))
@@ -107,6 +200,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("notebooks", help="write one notebook per section and tab")
     p.add_argument("--tab", default="all", help="a tab, a comma-separated list, or 'all'")
     p.set_defaults(func=cmd_notebooks)
+
+    p = sub.add_parser("eval", help="execute the notebooks (cached, in parallel, on the GPUs)",
+                       description="Execute every section's notebook in fresh kernels, reusing "
+                       "the cache in _build/cache; write _build/eval/<tab>/<section>.ipynb and "
+                       "_build/eval/summary.json. Exit status 1 if a notebook failed.")
+    p.add_argument("--tab", default="all", help="a tab, a comma-separated list, or 'all'")
+    p.add_argument("--jobs", "-j", type=_jobs, default=None,
+                   help="notebooks run at once (default: the number of cores)")
+    p.add_argument("--quick", action="store_true",
+                   help="quick mode (also D2L_QUICK=1): the library does less work; cached apart")
+    p.add_argument("--shard", type=_shard, default=None, metavar="I/N",
+                   help="run only slice I of N (1-based), balanced by recorded durations")
+    p.add_argument("--force", action="store_true",
+                   help="run the chosen notebooks even when the cache has them")
+    p.add_argument("--only", nargs="+", action="extend", metavar="SECTION",
+                   help="only these sections: docnames (chapter_x/sec) or .md files")
+    p.add_argument("--no-warm-kernels", action="store_true",
+                   help="start each kernel only when its notebook is due (no start-up hiding)")
+    p.set_defaults(func=cmd_eval)
+    _add_site_parsers(sub)
     return parser
 
 

@@ -123,7 +123,7 @@ def render_library(book: Book, tab: str, blocks: list[LibraryBlock]) -> str:
         parts.append("\n".join(header).strip() + "\n")
     for block in (b for b in blocks if not b.is_header):
         parts.append("\n" + add_note(block.code, block.note).strip() + "\n")
-    aliases = _alias_lines(config)
+    aliases = alias_lines(config)
     if aliases:
         parts.append(f"\n# Aliases from config.ini [library-{tab}], for books that call d2l.<name>.\n"
                      + "\n".join(aliases) + "\n")
@@ -131,7 +131,7 @@ def render_library(book: Book, tab: str, blocks: list[LibraryBlock]) -> str:
     return "\n".join(line.rstrip() for line in text.split("\n")).rstrip("\n") + "\n"
 
 
-def _alias_lines(config) -> list[str]:
+def alias_lines(config) -> list[str]:
     lines = [f"{name} = {config.lib_name}.{target}" for name, target in config.simple_alias]
     lines += [f"{name} = lambda x, *args, **kwargs: x.{target}(*args, **kwargs)"
               for name, target in config.fluent_alias]

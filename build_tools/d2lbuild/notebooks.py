@@ -8,8 +8,10 @@ at the right line and the merge stage uses to line tabs up.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -117,9 +119,15 @@ def _copy_file(source: Path, target: Path) -> None:
         if mine.st_size == stat.st_size and mine.st_mtime_ns == stat.st_mtime_ns:
             return
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copy2(source, tmp)
-    tmp.replace(target)
+    # A name of its own, so two builds copying the same image at once cannot collide.
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copy2(source, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _copy_tree(source: Path, target: Path) -> None:
