@@ -181,6 +181,36 @@ def _add_site_parsers(sub) -> None:
     p.set_defaults(func=cmd_html)
 
 
+# -- downloads: notebook bundles, Colab notebooks, the d2l package -----------------------
+def cmd_pkg(args) -> int:
+    from .notebooks import build_notebooks
+    from .package import build_bundles, build_library_dists
+
+    book = _load(args)
+    Report(book.config.warnings).print()
+    errors = check_report(book).errors
+    if errors:
+        raise BuildError("the sources have errors; fix them (see `check`) before packaging", errors)
+    build_notebooks(book)
+    for path, counts in build_bundles(book):
+        outputs = (f"{counts['with_outputs']} with outputs of a full build"
+                   if counts["with_outputs"] else "no outputs (run a full `make eval` to ship them)")
+        print(f"pkg: {book.rel(path)}: {counts['notebooks']} notebooks, {outputs}")
+    if not args.no_library:
+        for path in build_library_dists(book):
+            print(f"pkg: {book.rel(path)}")
+    return 0
+
+
+def _add_package_parsers(sub) -> None:
+    p = sub.add_parser("pkg", help="notebook zips per framework, Colab notebooks, the d2l wheel",
+                       description="Write _build/pkg/<name>-<tab>.zip (notebooks with the images "
+                       "they show; outputs only from a full build of the current code), "
+                       "<name>-<tab>-colab.zip, and the d2l wheel and sdist.")
+    p.add_argument("--no-library", action="store_true", help="skip the wheel and sdist")
+    p.set_defaults(func=cmd_pkg)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="d2lbuild", description=(
         "Build an executable book written in the d2lbook Markdown format."))
@@ -220,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start each kernel only when its notebook is due (no start-up hiding)")
     p.set_defaults(func=cmd_eval)
     _add_site_parsers(sub)
+    _add_package_parsers(sub)
     return parser
 
 
