@@ -240,3 +240,19 @@ def test_lock_excludes_a_second_holder(tmp_path):
     first.release()
     assert second.acquire(blocking=False)
     second.release()
+
+
+def test_data_mirror_is_part_of_the_environment(tmp_path, monkeypatch):
+    from d2lbuild.cache import data_source
+
+    monkeypatch.delenv("D2L_DATA_MIRROR", raising=False)
+    origin = environment_facts("pytorch", quick=False)
+    assert origin["data"] == "origin"
+    (tmp_path / "manifest.json").write_text('{"files": {}}')
+    monkeypatch.setenv("D2L_DATA_MIRROR", str(tmp_path))
+    mirrored = environment_facts("pytorch", quick=False)
+    assert mirrored["data"].startswith("mirror:") and mirrored != origin
+    key = lambda env: cache_key("pytorch", ["x = 1"], [], env)
+    assert key(origin) != key(mirrored)
+    (tmp_path / "manifest.json").write_text('{"files": {"a": {}}}')  # other fixtures
+    assert data_source() != mirrored["data"]

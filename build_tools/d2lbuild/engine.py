@@ -27,7 +27,7 @@ import nbformat
 
 from . import __version__
 from .book import Book
-from .cache import Cache, cache_key, code_sources, environment_facts
+from .cache import Cache, cache_key, code_sources, data_source, environment_facts
 from .config import TRUE_WORDS
 from .deps import build_index, library_code
 from .diagnostics import BuildError, Diagnostic
@@ -371,6 +371,7 @@ class Engine:
     def record_success(self, job: Job, execution: Execution, devices: list[str], started: float) -> Outcome:
         executed = execution.nb
         executed.metadata["d2l"]["quick"] = bool(self.options.quick)
+        executed.metadata["d2l"]["data"] = data_source()
         executed.metadata["d2l"]["eval"] = {
             "key": job.key, "seconds": round(execution.seconds, 3), "executed": _iso(started),
             "gpus": job.gpus}
