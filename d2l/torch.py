@@ -25,6 +25,81 @@ from torch.utils import data
 d2l = sys.modules[__name__]
 
 
+def use_svg_display():
+    """Render matplotlib figures in Jupyter as SVG.
+
+    Defined in :numref:`sec_calculus`
+    """
+    d2l.backend_inline.set_matplotlib_formats('svg')
+
+
+def set_figsize(figsize=(3.5, 2.5)):
+    """Use SVG output and set the default size of new matplotlib figures.
+
+    Defined in :numref:`sec_calculus`
+    """
+    use_svg_display()
+    d2l.plt.rcParams['figure.figsize'] = figsize
+
+
+def set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend):
+    """Set the labels, limits, scales, legend and grid of a matplotlib Axes.
+
+    Defined in :numref:`sec_calculus`
+    """
+    if xlabel is not None:
+        axes.set_xlabel(xlabel)
+    if ylabel is not None:
+        axes.set_ylabel(ylabel)
+    axes.set_xscale(xscale)
+    axes.set_yscale(yscale)
+    if xlim is not None:
+        axes.set_xlim(xlim)
+    if ylim is not None:
+        axes.set_ylim(ylim)
+    if legend:
+        axes.legend(legend)
+    axes.grid(True)
+
+
+def plot(X, Y=None, xlabel=None, ylabel=None, legend=[], xlim=None, ylim=None,
+         xscale='linear', yscale='linear', fmts=('-', 'm--', 'g-.', 'r:'),
+         figsize=(3.5, 2.5), axes=None):
+    """Plot one curve or a list of curves, Y against X (or against the index).
+
+    Defined in :numref:`sec_calculus`
+    """
+    def to_numpy(a):
+        if hasattr(a, 'asnumpy'):  # an MXNet array
+            return a.asnumpy()
+        if hasattr(a, 'detach'):  # a PyTorch tensor
+            return a.detach().cpu().numpy()
+        return a
+
+    def as_curves(a):
+        # One curve (a 1-axis tensor or a flat list) becomes a list holding that curve.
+        if getattr(a, 'ndim', None) == 1 or (
+                isinstance(a, (list, tuple)) and len(a) > 0
+                and not hasattr(a[0], '__len__')):
+            return [a]
+        return list(a)
+
+    X = as_curves(X)
+    if Y is None:
+        X, Y = [list(range(len(x))) for x in X], X
+    else:
+        Y = as_curves(Y)
+    if len(X) == 1 and len(Y) > 1:
+        X = X * len(Y)
+    if axes is None:
+        set_figsize(figsize)
+        axes = d2l.plt.gca()
+    axes.cla()
+    for i, (x, y) in enumerate(zip(X, Y)):
+        axes.plot(to_numpy(x), to_numpy(y), fmts[i % len(fmts)])
+    set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend)
+
+
 # Aliases from config.ini [library-pytorch], for books that call d2l.<name>.
 ones = torch.ones
 zeros = torch.zeros
