@@ -4,6 +4,7 @@
 import collections
 import hashlib
 import inspect
+import json
 import math
 import os
 import random
@@ -11,7 +12,9 @@ import re
 import shutil
 import sys
 import tarfile
+import tempfile
 import time
+import urllib.request
 import zipfile
 from collections import defaultdict
 from IPython import display
@@ -98,6 +101,161 @@ def plot(X, Y=None, xlabel=None, ylabel=None, legend=[], xlim=None, ylim=None,
     for i, (x, y) in enumerate(zip(X, Y)):
         axes.plot(to_numpy(x), to_numpy(y), fmts[i % len(fmts)])
     set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend)
+
+
+# Defined in :numref:`sec_kaggle_house`
+DATA_HUB = dict()
+
+
+# Defined in :numref:`sec_kaggle_house`
+DATA_URL = 'http://d2l-data.s3-accelerate.amazonaws.com/'
+
+
+def file_digest(path, algorithm):
+    """Return the hex digest of a file, read in chunks so large files fit in memory.
+
+    Defined in :numref:`sec_kaggle_house`
+    """
+    digest = hashlib.new(algorithm)
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def checksum_algorithm(checksum):
+    """Tell a SHA-1 (40 hex digits) from an MD5 (32 hex digits) checksum.
+
+    Defined in :numref:`sec_kaggle_house`
+    """
+    algorithms = {40: 'sha1', 32: 'md5'}
+    if len(checksum) not in algorithms:
+        raise ValueError(f'{checksum!r} is neither a SHA-1 nor an MD5 checksum')
+    return algorithms[len(checksum)]
+
+
+def data_mirror(url, checksum):
+    """Where to fetch `url` from and which checksum to expect there.
+
+    With D2L_DATA_MIRROR set to a folder or URL holding manifest.json (a list of files
+    with their checksums), files come from that mirror instead of their real address.
+
+    Defined in :numref:`sec_kaggle_house`
+    """
+    mirror = os.environ.get('D2L_DATA_MIRROR', '').strip()
+    if not mirror:
+        return url, checksum, None
+    base = mirror.rstrip('/') + '/'
+    if '://' in mirror:
+        with urllib.request.urlopen(base + 'manifest.json', timeout=60) as r:
+            manifest = json.loads(r.read().decode())
+    else:
+        with open(os.path.join(mirror, 'manifest.json')) as f:
+            manifest = json.load(f)
+    name = url.split('/')[-1]
+    if name not in manifest['files']:
+        raise FileNotFoundError(f'{name} is not in the data mirror {mirror} '
+                                '(its manifest.json does not list it)')
+    tag = hashlib.sha1(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:8]
+    return base + name, manifest['files'][name]['sha1'], tag
+
+
+def download(name, cache_dir=None):
+    """Download a file of DATA_HUB, check its checksum, and return the local path.
+
+    Defined in :numref:`sec_kaggle_house`
+    """
+    if name not in DATA_HUB:
+        raise KeyError(f'{name} is not in DATA_HUB; known: {sorted(DATA_HUB)}')
+    url, checksum = DATA_HUB[name]
+    cache_dir = cache_dir or os.environ.get('D2L_DATA_DIR') or os.path.join('..', 'data')
+    url, checksum, mirror_tag = data_mirror(url, checksum)
+    if mirror_tag:  # mirrored files never mix with real ones
+        cache_dir = os.path.join(cache_dir, 'mirror-' + mirror_tag)
+    os.makedirs(cache_dir, exist_ok=True)
+    fname = os.path.join(cache_dir, url.split('/')[-1])
+    algorithm = checksum_algorithm(checksum)
+    if os.path.exists(fname):
+        found = file_digest(fname, algorithm)
+        if found != checksum:
+            raise ValueError(f'{fname} has {algorithm} {found}, expected {checksum}: '
+                             'the file is damaged or is another version; delete it '
+                             'to download it again')
+        return fname
+    print(f'Downloading {fname} from {url}...')
+    handle, partial = tempfile.mkstemp(dir=cache_dir, suffix='.part')
+    try:
+        with os.fdopen(handle, 'wb') as f:
+            if '://' in url:
+                with urllib.request.urlopen(url, timeout=60) as r:
+                    shutil.copyfileobj(r, f)
+            else:
+                with open(url, 'rb') as source:
+                    shutil.copyfileobj(source, f)
+        found = file_digest(partial, algorithm)
+        if found != checksum:
+            raise ValueError(f'{url} has {algorithm} {found}, expected {checksum}; '
+                             'nothing was kept')
+        os.replace(partial, fname)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return fname
+
+
+def safe_members(names, links, target):
+    """Check that every archive member lands inside `target`; raise ValueError if not.
+
+    Defined in :numref:`sec_kaggle_house`
+    """
+    root = os.path.realpath(target)
+    for name in names:
+        path = os.path.realpath(os.path.join(root, name))
+        if os.path.isabs(name) or os.path.commonpath([root, path]) != root:
+            raise ValueError(f'unsafe archive member {name!r}: it would be written '
+                             f'outside {target}')
+    for name, link in links:
+        path = os.path.realpath(os.path.join(root, os.path.dirname(name), link))
+        if os.path.isabs(link) or os.path.commonpath([root, path]) != root:
+            raise ValueError(f'unsafe archive member {name!r}: it links to {link!r} '
+                             f'outside {target}')
+
+
+def download_extract(name, folder=None):
+    """Download and extract a zip or tar file; return the folder it was extracted to.
+
+    Defined in :numref:`sec_kaggle_house`
+    """
+    fname = download(name)
+    base_dir = os.path.dirname(fname)
+    data_dir, ext = os.path.splitext(fname)
+    if ext == '.zip':
+        with zipfile.ZipFile(fname, 'r') as fp:
+            safe_members(fp.namelist(), [], base_dir)
+            fp.extractall(base_dir)
+    elif ext in ('.tar', '.gz', '.tgz'):
+        with tarfile.open(fname, 'r') as fp:
+            members = fp.getmembers()
+            links = [(m.name, m.linkname) for m in members if m.issym() or m.islnk()]
+            safe_members([m.name for m in members], links, base_dir)
+            if hasattr(tarfile, 'data_filter'):  # Python's own guard, where it has one
+                fp.extractall(base_dir, filter='data')
+            else:
+                fp.extractall(base_dir)
+        if data_dir.endswith('.tar'):
+            data_dir = data_dir[:-4]
+    else:
+        raise ValueError(f'{fname}: only zip and tar files can be extracted')
+    return os.path.join(base_dir, folder) if folder else data_dir
+
+
+def download_all():
+    """Download every file in DATA_HUB.
+
+    Defined in :numref:`sec_kaggle_house`
+    """
+    for name in DATA_HUB:
+        download(name)
 
 
 # Aliases from config.ini [library-pytorch], for books that call d2l.<name>.
