@@ -425,6 +425,7 @@ def kernel_environment(book: Book, quick: bool) -> dict[str, str]:
     else:
         env.pop(QUICK_ENV, None)
     env["CUDA_VISIBLE_DEVICES"] = ""
+    env["D2L_BUILD"] = "1"  # the library draws final figures only (no live animation)
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     data_dir = book.config.get("execute", "data_dir").strip()
     if data_dir and "D2L_DATA_DIR" not in env:
