@@ -96,6 +96,9 @@ def cmd_eval(args) -> int:
     errors = check_report(book).errors
     if errors:
         raise BuildError("the sources have errors; fix them (see `check`) before executing", errors)
+    from .datasource import choose_data_source
+
+    print(choose_data_source(book, args.data))
     options = EvalOptions(tabs=_tabs(book, args.tab), jobs=args.jobs,
                           quick=args.quick or quick_from_env(), shard=args.shard,
                           force=args.force, only=args.only or [],
@@ -248,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only these sections: docnames (chapter_x/sec) or .md files")
     p.add_argument("--no-warm-kernels", action="store_true",
                    help="start each kernel only when its notebook is due (no start-up hiding)")
+    p.add_argument("--data", choices=("auto", "origin", "fixtures"), default="auto",
+                   help="where data sets come from: their real addresses, generated fixtures, "
+                   "or (auto) D2L_DATA_MIRROR if set, else the real addresses when reachable, "
+                   "else fixtures (with a warning)")
     p.set_defaults(func=cmd_eval)
     _add_site_parsers(sub)
     _add_package_parsers(sub)
