@@ -72,3 +72,12 @@ def load(root: Path):
     from d2lbuild.config import load_config
 
     return Book.load(load_config(root))
+
+
+@pytest.fixture(scope="session")
+def sample_site(tmp_path_factory):
+    """The website of tests/sitebook.py's sample book, built once for the html and browser
+    tests: (book folder, result of build_html)."""
+    from sitebook import build_sample_site
+
+    return build_sample_site(tmp_path_factory.mktemp("site") / "book")

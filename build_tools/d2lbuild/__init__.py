@@ -4,7 +4,9 @@ Stages, each a module with one job: ``config`` (config.ini), ``source`` (parse o
 file), ``book`` (the table of contents, numbers and labels), ``savemarks`` and ``library``
 (the ``#@save`` library), ``translate`` and ``notebooks`` (per-framework notebooks),
 ``checks`` (source checks), the ``eval`` stage (``engine``, with ``cache``, ``deps``,
-``scheduler``, ``executor``, ``gpus`` and ``progress``) and ``cli`` (the command line).
+``scheduler``, ``executor``, ``gpus`` and ``progress``), the website (``merge``, ``myst``,
+``sitesrc``, ``website``, ``vendor`` and the Sphinx extension ``sphinx_ext``) and ``cli``
+(the command line).
 """
 
 __version__ = "0.1.0"

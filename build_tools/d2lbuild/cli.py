@@ -159,8 +159,9 @@ def cmd_html(args) -> int:
     if quick:
         print(f"html: {len(quick)} page(s) show outputs of a quick build (marked with a banner)")
     if result.returncode != 0:
-        problems = len(result.diagnostics)
-        print(f"html: failed ({problems} problem(s)); see above", file=sys.stderr)
+        if not result.diagnostics:  # Sphinx itself failed: show the end of its output
+            print("\n".join(result.log.splitlines()[-30:]), file=sys.stderr)
+        print(f"html: failed ({len(result.diagnostics)} problem(s)); see above", file=sys.stderr)
         return 1
     print(f"html: {len(result.read)} section(s) read, {len(result.written)} page(s) written to "
           f"{book.rel(result.out)} in {result.seconds:.1f} s")

@@ -43,7 +43,6 @@ INLINE_ROLES = {"numref": "numref", "ref": "ref", "eqref": "eq", "cite": "cite:p
 STRUCTURAL_ROLES = {"label", "eqlabel", "width", "height", "bibliography"}
 ROLE_ITEM = re.compile(r":([A-Za-z][\w-]*):`([^`]*)`")
 STRUCTURAL_LINE = re.compile(r"^\s*(?::(?:label|eqlabel|width|height|bibliography):`[^`]*`\s*)+$")
-IMAGE_LINE = re.compile(r'^\s*!\[(?P<alt>.*?)\]\((?P<src>[^)\s]+)(?:\s+"[^"]*")?\)\s*$')
 FENCE_OPEN = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 MD_LINK = re.compile(r"\]\(((?!\w+://)[^)\s]+?)\.md(#[^)\s]*)?\)")
 
@@ -110,9 +109,7 @@ def _blocks(text: str, lines: list[str]) -> list[Block]:
                 tail -= 1
             block.roles.extend(r for line in body[tail:] for r in ROLE_ITEM.findall(line))
             block.end = block.start + tail
-            image = IMAGE_LINE.match(body[0])
-            if image and tail == 1:
-                block.image = (image.group("alt"), image.group("src"))
+            block.image = _lone_image("\n".join(body[:tail]))
             caption = TABLE_CAPTION.match(body[0].strip())
             if (tail == 1 and caption and not block.roles and index + 1 < len(blocks)
                     and blocks[index + 1].kind == "table"):
@@ -128,9 +125,35 @@ def _blocks(text: str, lines: list[str]) -> list[Block]:
     return blocks
 
 
-def translate_cell(text: str) -> tuple[str, list[int]]:
+def _lone_image(text: str) -> tuple[str, str] | None:
+    """(alt, src) if ``text`` is a paragraph made of one image and nothing else (its alt
+    text may run over several lines), else None."""
+    if not text.lstrip().startswith("!["):
+        return None
+    tokens = markdown.parse(text)
+    if len(tokens) != 3 or tokens[1].type != "inline":
+        return None
+    children = [c for c in tokens[1].children or [] if c.type != "text" or c.content.strip()]
+    if len(children) != 1 or children[0].type != "image":
+        return None
+    return children[0].content, children[0].attrGet("src") or ""
+
+
+FOOT_ROLES = {"cite:p": "footcite:p", "cite:t": "footcite:t"}
+
+
+def translate_cell(text: str, footcite: bool = False) -> tuple[str, list[int]]:
     """Translate one Markdown cell; return the MyST text and, for each of its lines, the
-    0-based line of ``text`` it comes from."""
+    0-based line of ``text`` it comes from. ``footcite``: cite with ``{footcite:p}`` and
+    ``{footcite:t}`` (for books without a references page: each page lists its own)."""
+    text_out, origin = _translate(text)
+    if footcite:
+        for role, foot in FOOT_ROLES.items():
+            text_out = text_out.replace("{" + role + "}`", "{" + foot + "}`")
+    return text_out, origin
+
+
+def _translate(text: str) -> tuple[str, list[int]]:
     lines = text.split("\n")
     out: list[str] = []
     origin: list[int] = []
@@ -173,7 +196,12 @@ def translate_cell(text: str) -> tuple[str, list[int]]:
                 emit([line], block.start + offset)
         elif block.kind == "fence":
             emit(labels, block.start)
-            emit(_fence(block.token, src), block.start)
+            fenced = _fence(block.token, src)
+            if len(fenced) == len(src):  # line for line: keep each line's origin
+                for offset, line in enumerate(fenced):
+                    emit([line], block.start + offset)
+            else:
+                emit(fenced, block.start)
         else:
             emit(labels, block.start)
             literal = block.kind in ("html_block", "code_block")
@@ -196,9 +224,9 @@ def _figure(block: Block) -> list[str]:
             options.append(f":name: {content}")
         elif role in ("width", "height"):
             options.append(f":{role}: {content}")
-    caption = _inline(alt)
-    fence = _fence_for(caption)
-    return ([f"{fence}{{figure}} {src}", *options, "", caption, fence] if caption.strip()
+    caption = [_inline(line.strip()) for line in alt.split("\n")]
+    fence = _fence_for("\n".join(caption))
+    return ([f"{fence}{{figure}} {src}", *options, "", *caption, fence] if alt.strip()
             else [f"{fence}{{figure}} {src}", *options, fence])
 
 

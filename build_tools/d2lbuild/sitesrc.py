@@ -15,9 +15,7 @@ that changed.
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,12 +48,15 @@ class SitePage:
     stale: list[tuple[str, int]] = field(default_factory=list)  # (tab, line) outputs dropped
 
     def md_line(self, line: int) -> int:
-        """The .md line of a line MyST-NB reports (``(cell + 1) * 10000 + 1 + offset``)."""
+        """The .md line of a line in a message about this page. MyST-NB numbers the lines of
+        cell ``i`` from ``(i + 1) * 10000 + 1``, and reports a node one past its first line
+        (base 1), so a node on line ``k`` (base 0) of cell ``i`` is reported as
+        ``(i + 1) * 10000 + 2 + k``."""
         cell, offset = divmod(line, 10000)
         cell -= 1
         if 0 <= cell < len(self.lines) and self.lines[cell]:
             cell_lines = self.lines[cell]
-            return cell_lines[min(max(offset - 1, 0), len(cell_lines) - 1)]
+            return cell_lines[min(max(offset - 2, 0), len(cell_lines) - 1)]
         return 0
 
 
@@ -104,7 +105,7 @@ def tab_notebook(book: Book, docname: str, tab: str, translations: dict) -> tupl
             if cell.tabs is not None and tab not in cell.tabs:
                 continue
             if index not in translations:
-                translations[index] = translate_cell(cell.text)
+                translations[index] = translate_cell(cell.text, footcite=not has_bibliography(book))
             text, origin = translations[index]
             if not text.strip():
                 continue
@@ -152,6 +153,13 @@ def site_notebook(book: Book, docname: str, root: Path) -> tuple[NotebookNode, S
             first = cell_lines[0] if cell_lines else 0
             cell_lines = [first, first, first] + cell_lines + [cell_lines[-1] if cell_lines else 0]
         lines.append(cell_lines)
+    if not has_bibliography(book) and any(r.name in ("cite", "citep", "citet") for r in doc.roles):
+        # no references page in the book: this page lists what it cites
+        end = new_markdown_cell("```{footbibliography}\n```")
+        end["id"] = "references"
+        end.metadata["d2l"] = {"index": len(doc.cells), "tabs": "all"}
+        merged.cells.append(end)
+        lines.append([len(doc.lines)] * 2)
     quick = any(f["quick"] for f in facts.values())
     merged.metadata = {
         "kernelspec": dict(KERNELSPEC),
@@ -164,6 +172,11 @@ def site_notebook(book: Book, docname: str, root: Path) -> tuple[NotebookNode, S
                     [t for t, f in facts.items() if f["executed"]],
                     [(t, line) for t, f in facts.items() for line in f["stale"]])
     return merged, page
+
+
+def has_bibliography(book: Book) -> bool:
+    """Whether some section lists the references (``:bibliography:``)."""
+    return any(r.name == "bibliography" for d in book.order for r in book.documents[d].roles)
 
 
 def header_links(book: Book) -> list[tuple[str, str, str]]:
@@ -340,11 +353,3 @@ def conf_py(book: Book, links, static: dict[str, list[str]], bibfile: str) -> st
         lines += ["", "# [build] sphinx_configs", extra]
     return "\n".join(lines) + "\n"
 
-
-def remove_site_source(book: Book) -> None:
-    shutil.rmtree(site_src_dir(book), ignore_errors=True)
-
-
-def dump_pages(pages: dict[str, SitePage]) -> str:
-    return json.dumps({d: {"source": p.source, "quick": p.quick, "executed": p.executed}
-                       for d, p in pages.items()}, indent=1)

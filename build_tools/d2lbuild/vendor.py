@@ -22,10 +22,12 @@ from .diagnostics import BuildError
 MATHJAX_VERSION = "3.2.2"
 MATHJAX_INTEGRITY = ("sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/"
                      "FEsPsjKPZGJvtRZM1vO+geW0OhGw==")
-# What the site needs from es5/: the TeX-to-HTML bundle, the fonts of its output, and the
-# TeX extensions it loads on demand (\boldsymbol, \cancel, ...) and the menu's parts.
+# What the site needs from es5/: the TeX-to-HTML bundle, the fonts of its output, the TeX
+# extensions it loads on demand (\boldsymbol, \cancel, ...), and what the math menu's
+# accessibility options load (speech rules included, so none of it comes from a CDN).
 MATHJAX_ENTRY = "tex-chtml.js"
-MATHJAX_PARTS = ("tex-chtml.js", "output/chtml", "input/tex/extensions", "a11y", "ui", "adaptors")
+MATHJAX_PARTS = ("tex-chtml.js", "output/chtml", "input/tex/extensions", "a11y", "ui",
+                 "adaptors", "sre")
 
 
 def cache_dir() -> Path:

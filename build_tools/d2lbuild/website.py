@@ -8,16 +8,19 @@ messages are mapped back to the ``.md`` file and line they come from; with ``str
 warning fails the build (``-W``), which the tests and CI use.
 
 The site also serves, from itself: MathJax (``vendor.py``), each section's notebook per
-tab under ``notebooks/<tab>/`` and a zip of each tab's notebooks, ``<name>-<tab>.zip``.
+tab under ``notebooks/<tab>/`` and a zip of each tab's notebooks, ``<name>-<tab>.zip``
+(copied from ``_build/pkg`` when the pkg stage made it).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -32,7 +35,6 @@ from .vendor import install_mathjax, sync_tree
 
 MESSAGE = re.compile(r"^(?:(?P<loc>.+?): )?(?P<level>WARNING|ERROR|SEVERE|CRITICAL): (?P<msg>.*)$")
 LOCATION = re.compile(r"^(?P<path>.+?)(?::(?P<line>\d+))?(?::.*)?$")
-PROGRESS = re.compile(r"^(?P<phase>reading sources|writing output)\.\.\. \[\s*\d+%\] (?P<doc>\S+)")
 
 
 @dataclass
@@ -64,16 +66,23 @@ def build_html(book: Book, strict: bool = False, jobs: str = "auto",
     install_mathjax(out / "_static")
     command = [sys.executable, "-m", "sphinx", "-b", "html", "-j", str(jobs), "-N",
                "-d", str(cache_dir(book) / "doctrees"), str(site.root), str(out)]
+    structure = [[d, book.section_number(d), book.documents[d].title] for d in book.order]
+    if _stored(book, "structure.json", structure) != structure:
+        # the table of contents changed: every page's sidebar and prev/next links show it,
+        # which Sphinx does not track, so write every page (only changed ones are read)
+        command.append("-a")
     if strict:
         command.append("-W")
     package_parent = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [package_parent] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    labels = _refresh_referrers(book, site)
+    doctrees = cache_dir(book) / "doctrees"
+    before = _mtimes(doctrees, ".doctree"), _mtimes(out, ".html")
     process = subprocess.Popen(command, cwd=site.root, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, bufsize=1)
-    read, written, log = [], [], []
+    log: list[str] = []
     stderr_lines: list[str] = []
-    import threading
 
     def drain_stderr():
         for line in process.stderr:
@@ -86,18 +95,34 @@ def build_html(book: Book, strict: bool = False, jobs: str = "auto",
         log.append(line)
         if echo is not None:
             echo(line)
-        match = PROGRESS.match(line)
-        if match:
-            (read if match.group("phase") == "reading sources" else written).append(match.group("doc"))
     returncode = process.wait()
     reader.join()
+    read = _changed(before[0], _mtimes(doctrees, ".doctree"))
+    written = [d for d in _changed(before[1], _mtimes(out, ".html")) if d in site.pages]
     diagnostics = map_messages(book, site, stderr_lines, strict)
     _retry_warned(site, diagnostics)
+    _remove_pages(site, out)
     if returncode == 0:
         _write_downloads(book, out)
+        atomic_write(cache_dir(book) / "labels.json", json.dumps(labels, indent=0, sort_keys=True))
+        atomic_write(cache_dir(book) / "structure.json", json.dumps(structure, indent=0))
     result = HtmlResult(out, site, returncode, time.perf_counter() - start, read, written,
                         diagnostics, "\n".join(log + stderr_lines))
     return result
+
+
+def _mtimes(folder: Path, suffix: str) -> dict[str, int]:
+    """Modification times of the files with ``suffix`` under ``folder``, by name without
+    the suffix (a docname: doctrees and pages are named after their documents)."""
+    if not folder.is_dir():
+        return {}
+    return {p.relative_to(folder).as_posix()[:-len(suffix)]: p.stat().st_mtime_ns
+            for p in folder.rglob(f"*{suffix}")}
+
+
+def _changed(before: dict[str, int], after: dict[str, int]) -> list[str]:
+    """The documents Sphinx read (doctrees) or wrote (pages) in this run."""
+    return sorted(name for name, mtime in after.items() if before.get(name) != mtime)
 
 
 def map_messages(book: Book, site: SiteSource, lines: list[str], strict: bool) -> list[Diagnostic]:
@@ -121,11 +146,70 @@ def map_messages(book: Book, site: SiteSource, lines: list[str], strict: bool) -
             page = by_path.get(str(Path(path).resolve())) if path else None
             if page is not None:
                 path, line = page.source, page.md_line(line) if line else 0
+                line = _refine_line(book, page.docname, line, message)
             elif path:
                 path = book.rel(Path(path))
         severity = "error" if strict or match.group("level") != "WARNING" else "warning"
         found.append(Diagnostic(path or "sphinx", line, message, "", severity))
     return found
+
+
+QUOTED = re.compile(r"""['"]([^'"\s]+)['"]""")
+
+
+def _refine_line(book: Book, docname: str, line: int, message: str) -> int:
+    """Sphinx places a message on the first line of its paragraph; when the message quotes
+    a name (a label, a citation key) that appears a little further down, point there."""
+    quoted = QUOTED.search(message)
+    if not line or not quoted:
+        return line
+    lines = book.documents[docname].lines
+    for number in range(line, min(line + 40, len(lines)) + 1):
+        if quoted.group(1) in lines[number - 1]:
+            return number
+        if number > line and not lines[number - 1].strip():
+            break  # end of the paragraph
+    return line
+
+
+def _refresh_referrers(book: Book, site: SiteSource) -> dict:
+    """Make Sphinx re-render the pages that refer to a label whose number or title changed.
+
+    Sphinx re-numbers the pages that hold the figures, tables, equations and sections, but
+    does not know which other pages show those numbers in their ``{numref}`` links; the
+    book's label index does. Compares it with the last build's and touches the notebooks of
+    the sections that refer to a changed label. Returns the index, to save after the build."""
+    labels = {name: [t.number, t.label.title, t.label.kind, t.docname]
+              for name, t in book.targets.items()}
+    previous = _stored(book, "labels.json", None)
+    if previous is None:
+        return labels  # first build: Sphinx renders everything anyway
+    changed = {name for name in set(labels) | set(previous)
+               if labels.get(name) != previous.get(name)}
+    if not changed:
+        return labels
+    written = set(site.written)
+    for docname, page in site.pages.items():
+        doc = book.documents[docname]
+        refers = {_role_label(role.content) for role in doc.roles
+                  if role.name in ("numref", "ref", "eqref")}
+        if refers & changed and page.path not in written and page.path.exists():
+            os.utime(page.path)
+    return labels
+
+
+def _stored(book: Book, name: str, default):
+    """What the last successful build saved in ``_build/site_cache/<name>`` (JSON); when
+    there is no last build, ``default``."""
+    try:
+        return json.loads((cache_dir(book) / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return default
+
+
+def _role_label(content: str) -> str:
+    explicit = re.match(r".*<([^<>]+)>\s*$", content, re.S)
+    return (explicit.group(1) if explicit else content).strip()
 
 
 def _retry_warned(site: SiteSource, diagnostics: list[Diagnostic]) -> None:
@@ -138,16 +222,31 @@ def _retry_warned(site: SiteSource, diagnostics: list[Diagnostic]) -> None:
             os.utime(page.path)
 
 
+def _remove_pages(site: SiteSource, out: Path) -> None:
+    """Sphinx forgets sections that left the book but leaves their pages: remove them."""
+    for path in site.removed:
+        page = out / path.relative_to(site.root).with_suffix(".html")
+        if page.is_file():
+            page.unlink()
+
+
 def _write_downloads(book: Book, out: Path) -> None:
-    """Each tab's notebooks under ``notebooks/<tab>/`` and zipped as ``<name>-<tab>.zip``."""
+    """Each tab's notebooks under ``notebooks/<tab>/``, and all of them as
+    ``<name>-<tab>.zip``: the pkg stage's bundle when it has been built, else a plain zip."""
     tabs = book.config.tabs
-    if any(not (notebook_dir(book, tab) / f"{book.config.index}.ipynb").is_file() for tab in tabs):
-        build_notebooks(book)
+    build_notebooks(book)  # what the notebooks stage writes; a no-op when it just ran
     for tab in tabs:
         source = notebook_dir(book, tab)
-        sync_tree(source, out / "notebooks" / tab)
-        data = _zip_folder(source, f"{book.config.name}-{tab}")
-        target = out / f"{book.config.name}-{tab}.zip"
+        target_dir = out / "notebooks" / tab
+        sync_tree(source, target_dir)
+        for stale in target_dir.rglob("*.ipynb"):
+            if not (source / stale.relative_to(target_dir)).exists():
+                stale.unlink()
+        name = f"{book.config.name}-{tab}.zip"
+        packaged = book.config.build_dir / "pkg" / name  # the pkg stage's bundle, if built
+        data = packaged.read_bytes() if packaged.is_file() else _zip_folder(
+            source, f"{book.config.name}-{tab}")
+        target = out / name
         if not target.is_file() or target.read_bytes() != data:
             atomic_write(target, data)
 

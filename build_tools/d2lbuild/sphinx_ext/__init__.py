@@ -20,6 +20,7 @@ Configuration (written by ``d2lbuild html`` into the generated ``conf.py``):
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -213,6 +214,10 @@ def page_context(app, pagename, templatename, context, doctree):
                       "href": url if external else context["pathto"](url, 1)})
     context["d2l_header_links"] = links
     context["d2l_page"] = None
+    if not context.get("favicon_url"):
+        # no favicon configured: say so, or browsers ask for /favicon.ico and log a 404
+        context["metatags"] = context.get("metatags", "") + '\n<link rel="icon" href="data:,">'
+
     try:
         path = Path(app.env.doc2path(pagename))
     except Exception:
@@ -235,8 +240,6 @@ def page_context(app, pagename, templatename, context, doctree):
 
 
 def _plain(html: str) -> str:
-    import re
-
     return re.sub(r"<[^>]+>", "", html or "").strip()
 
 
