@@ -101,6 +101,331 @@ def plot(X, Y=None, xlabel=None, ylabel=None, legend=[], xlim=None, ylim=None,
     set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend)
 
 
+class Timer:
+    """Record the lengths of time intervals, in seconds.
+
+    Defined in :numref:`sec_linear_regression`
+    """
+    def __init__(self):
+        self.times = []
+        self.start()
+
+    def start(self):
+        self.tik = d2l.time.perf_counter()
+
+    def stop(self):
+        self.times.append(d2l.time.perf_counter() - self.tik)
+        return self.times[-1]
+
+    def avg(self):
+        return sum(self.times) / len(self.times)
+
+    def sum(self):
+        return sum(self.times)
+
+    def cumsum(self):
+        totals, running = [], 0.0
+        for t in self.times:
+            running += t
+            totals.append(running)
+        return totals
+
+
+def synthetic_data(w, b, num_examples):
+    """Generate X ~ N(0, 1) and labels y = Xw + b + N(0, 0.01^2) noise, as a column.
+
+    Defined in :numref:`sec_linear_scratch`
+    """
+    X = d2l.np.random.normal(0, 1, (num_examples, len(w)))
+    noise = d2l.np.random.normal(0, 0.01, (num_examples,))
+    y = X @ w + b + noise
+    return X, y.reshape(-1, 1)
+
+
+def linreg(X, w, b):
+    """The linear regression model: predictions X @ w + b.
+
+    Defined in :numref:`sec_linear_scratch`
+    """
+    return X @ w + b
+
+
+def squared_loss(y_hat, y):
+    """Squared loss of each example, (y_hat - y)^2 / 2, in the shape of y_hat.
+
+    Defined in :numref:`sec_linear_scratch`
+    """
+    return (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
+
+
+def sgd(params, lr, batch_size):
+    """Minibatch SGD: update each parameter in place by -lr * gradient / batch_size.
+
+    Defined in :numref:`sec_linear_scratch`
+    """
+    for param in params:
+        param[:] = param - lr * param.grad / batch_size
+
+
+def load_array(data_arrays, batch_size, is_train=True):
+    """Serve a tuple of arrays in minibatches through a Gluon DataLoader.
+
+    Defined in :numref:`sec_linear_concise`
+    """
+    dataset = d2l.gluon.data.ArrayDataset(*data_arrays)
+    return d2l.gluon.data.DataLoader(dataset, batch_size, shuffle=is_train)
+
+
+def read_idx(path):
+    """Read an IDX file, gzip-compressed or not, into a NumPy array.
+
+    Defined in :numref:`sec_fashion_mnist`
+    """
+    import gzip  # imported here because `np` means different things in the two libraries
+    import numpy
+    with (gzip.open if path.endswith('.gz') else open)(path, 'rb') as f:
+        raw = f.read()
+    dtypes = {0x08: '>u1', 0x09: '>i1', 0x0B: '>i2', 0x0C: '>i4', 0x0D: '>f4', 0x0E: '>f8'}
+    if raw[0] != 0 or raw[1] != 0 or raw[2] not in dtypes:
+        raise ValueError(f'{path} does not start with an IDX magic number')
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], 'big') for i in range(ndim))
+    values = numpy.frombuffer(raw, dtype=dtypes[raw[2]], offset=4 + 4 * ndim)
+    if values.size != numpy.prod(shape):
+        raise ValueError(f'{path}: the header promises {shape}, found {values.size} values')
+    return values.reshape(shape).astype(values.dtype.newbyteorder('='))
+
+
+def get_fashion_mnist_labels(labels):
+    """Return the text labels of Fashion-MNIST class indices.
+
+    Defined in :numref:`sec_fashion_mnist`
+    """
+    names = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
+             'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']
+    return [names[int(i)] for i in labels]
+
+
+def show_images(imgs, num_rows, num_cols, titles=None, scale=1.5):
+    """Plot images in a grid, optionally with titles; return the axes.
+
+    Defined in :numref:`sec_fashion_mnist`
+    """
+    figsize = (num_cols * scale, num_rows * scale)
+    _, axes = d2l.plt.subplots(num_rows, num_cols, figsize=figsize, squeeze=False)
+    axes = axes.flatten()
+    for ax in axes:
+        ax.axis('off')
+    for i, (ax, img) in enumerate(zip(axes, imgs)):
+        img = img.asnumpy() if hasattr(img, 'asnumpy') else img
+        if img.ndim == 3 and img.shape[0] == 1:  # (1, H, W): drop the channel axis
+            img = img[0]
+        ax.imshow(img, cmap='gray')
+        if titles:
+            ax.set_title(titles[i], fontsize=9)
+    return axes
+
+
+def quick_mode():
+    """Return True when the environment variable D2L_QUICK asks for a quick run.
+
+    Defined in :numref:`sec_fashion_mnist`
+    """
+    return d2l.os.environ.get('D2L_QUICK', '').strip().lower() in ('1', 'true', 'yes')
+
+
+def get_dataloader_workers():
+    """Return how many workers read data: none in quick mode, else up to four.
+
+    Defined in :numref:`sec_fashion_mnist`
+    """
+    return 0 if d2l.quick_mode() else min(4, d2l.os.cpu_count() or 1)
+
+
+def load_data_fashion_mnist(batch_size, resize=None):
+    """Read Fashion-MNIST and return DataLoaders over its training and test sets.
+
+    Defined in :numref:`sec_fashion_mnist`
+    """
+    url = 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/'
+    files = {'fashion_mnist_train_images': ('train-images-idx3-ubyte.gz',
+                                            '8d4fb7e6c68d591d4c3dfef9ec88bf0d'),
+             'fashion_mnist_train_labels': ('train-labels-idx1-ubyte.gz',
+                                            '25c81989df183df01b3e8a0aad5dffbe'),
+             'fashion_mnist_test_images': ('t10k-images-idx3-ubyte.gz',
+                                           'bef4ecab320f06d8554ea6380940ec79'),
+             'fashion_mnist_test_labels': ('t10k-labels-idx1-ubyte.gz',
+                                           'bb300cfdad3c16e7a12a480ee83cd310')}
+    for name, (fname, md5) in files.items():
+        d2l.DATA_HUB[name] = (url + fname, md5)
+    a = {name: d2l.read_idx(d2l.download(name)) for name in files}
+    n_train, n_test = (2000, 500) if d2l.quick_mode() else (None, None)
+
+    def batchify(samples):  # uint8 images -> float32 batch of shape (b, 1, h, w)
+        X = d2l.np.array([x for x, _ in samples], dtype='float32') / 255
+        y = d2l.np.array([y for _, y in samples], dtype='int32')
+        if resize:  # npx.image.resize works on (b, h, w, channels)
+            X = d2l.npx.image.resize(d2l.np.expand_dims(X, 3), size=(resize, resize))
+            return X.transpose(0, 3, 1, 2), y
+        return d2l.np.expand_dims(X, 1), y
+
+    def loader(split, n, shuffle):
+        dataset = d2l.gluon.data.ArrayDataset(a[f'fashion_mnist_{split}_images'][:n],
+                                              a[f'fashion_mnist_{split}_labels'][:n])
+        return d2l.gluon.data.DataLoader(
+            dataset, batch_size, shuffle=shuffle, batchify_fn=batchify,
+            num_workers=d2l.get_dataloader_workers(), thread_pool=True)
+    return loader('train', n_train, True), loader('test', n_test, False)
+
+
+def accuracy(y_hat, y):
+    """Count how many predictions in `y_hat` match the labels `y`.
+
+    Defined in :numref:`sec_softmax_scratch`
+    """
+    if y_hat.ndim > 1 and y_hat.shape[1] > 1:
+        y_hat = y_hat.argmax(axis=1)
+    return float((y_hat.astype(y.dtype) == y).astype('float32').sum())
+
+
+class Accumulator:
+    """Keep running sums of `n` quantities.
+
+    Defined in :numref:`sec_softmax_scratch`
+    """
+    def __init__(self, n):
+        self.data = [0.0] * n
+
+    def add(self, *args):
+        self.data = [total + float(x) for total, x in zip(self.data, args)]
+
+    def reset(self):
+        self.data = [0.0] * len(self.data)
+
+    def __getitem__(self, idx):
+        return self.data[idx]
+
+
+def evaluate_accuracy(net, data_iter):
+    """Return the fraction of examples in `data_iter` that `net` classifies correctly.
+
+    Defined in :numref:`sec_softmax_scratch`
+    """
+    metric = Accumulator(2)  # correct predictions, examples
+    for X, y in data_iter:
+        metric.add(accuracy(net(X), y), y.size)
+    return metric[0] / metric[1]
+
+
+def train_epoch_ch3(net, train_iter, loss, updater):
+    """Train `net` for one epoch; return the mean training loss and training accuracy.
+
+    Defined in :numref:`sec_softmax_scratch`
+    """
+    metric = Accumulator(3)  # sum of losses, correct predictions, examples
+    for X, y in train_iter:
+        with d2l.autograd.record():
+            y_hat = net(X)
+            l = loss(y_hat, y)
+        l.backward()  # gradient of the sum of the per-example losses
+        if isinstance(updater, d2l.gluon.Trainer):
+            updater.step(X.shape[0])
+        else:
+            updater(X.shape[0])
+        metric.add(l.sum(), accuracy(y_hat, y), y.size)
+    return metric[0] / metric[2], metric[1] / metric[2]
+
+
+class Animator:
+    """Plot curves whose points arrive one at a time, for example once per epoch.
+
+    Defined in :numref:`sec_softmax_scratch`
+    """
+    def __init__(self, xlabel=None, ylabel=None, legend=None, xlim=None, ylim=None,
+                 xscale='linear', yscale='linear', fmts=('-', 'm--', 'g-.', 'r:'),
+                 nrows=1, ncols=1, figsize=(3.5, 2.5)):
+        d2l.use_svg_display()
+        self.fig, axes = d2l.plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
+        d2l.plt.close(self.fig)  # we display the figure ourselves, not pyplot
+        self.axes = list(axes.flat)
+        self.config = lambda: d2l.set_axes(self.axes[0], xlabel, ylabel, xlim, ylim,
+                                           xscale, yscale, legend)
+        self.fmts, self.X, self.Y = fmts, None, None
+        # The book's build sets D2L_BUILD: then add() only records and show() draws once.
+        self.live = not d2l.os.environ.get('D2L_BUILD')
+
+    def add(self, x, y):
+        if not hasattr(y, '__len__'):
+            y = [y]
+        if not hasattr(x, '__len__'):
+            x = [x] * len(y)
+        if self.X is None:
+            self.X, self.Y = [[] for _ in y], [[] for _ in y]
+        for i, (a, b) in enumerate(zip(x, y)):
+            if a is not None and b is not None:
+                self.X[i].append(a)
+                self.Y[i].append(b)
+        if self.live:
+            self.show()
+
+    def draw(self):
+        ax = self.axes[0]
+        ax.cla()
+        for i, (x, y) in enumerate(zip(self.X or [], self.Y or [])):
+            ax.plot(x, y, self.fmts[i % len(self.fmts)])
+        self.config()
+
+    def show(self):
+        self.draw()
+        if self.live:
+            d2l.display.clear_output(wait=True)  # replace the previous frame
+        d2l.display.display(self.fig)
+
+
+def train_ch3(net, train_iter, test_iter, loss, num_epochs, updater):
+    """Train a classifier, plotting loss and accuracies per epoch, and print the last ones.
+
+    Defined in :numref:`sec_softmax_scratch`
+    """
+    if d2l.quick_mode():
+        num_epochs = min(num_epochs, 2)
+    animator = Animator(xlabel='epoch', xlim=[1, max(num_epochs, 2)],
+                        legend=['train loss', 'train acc', 'test acc'])
+    for epoch in range(num_epochs):
+        train_loss, train_acc = train_epoch_ch3(net, train_iter, loss, updater)
+        test_acc = evaluate_accuracy(net, test_iter)
+        animator.add(epoch + 1, (train_loss, train_acc, test_acc))
+    animator.show()
+    print(f'train loss {train_loss:.3f}, train acc {train_acc:.3f}, '
+          f'test acc {test_acc:.3f}')
+
+
+def predict_ch3(net, test_iter, n=6):
+    """Show `n` test images with their true labels (top) and predictions (bottom).
+
+    Defined in :numref:`sec_softmax_scratch`
+    """
+    X, y = next(iter(test_iter))
+    n = min(n, len(y))
+    preds = net(X[:n]).argmax(axis=1).astype('int32')
+    trues = d2l.get_fashion_mnist_labels(y[:n])
+    titles = [f'{t}\n{p}' for t, p in zip(trues, d2l.get_fashion_mnist_labels(preds))]
+    d2l.show_images(X[:n], 1, n, titles=titles)
+
+
+def evaluate_loss(net, data_iter, loss):
+    """Return the average of `loss` over all examples in `data_iter`.
+
+    Defined in :numref:`sec_model_selection`
+    """
+    total, count = 0.0, 0
+    for X, y in data_iter:
+        l = loss(net(X), y)
+        total += float(l.sum())
+        count += l.size
+    return total / count
+
+
 # Defined in :numref:`sec_kaggle_house`
 DATA_HUB = dict()
 
