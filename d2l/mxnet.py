@@ -581,6 +581,104 @@ def download_all():
         download(name)
 
 
+# Defined in :numref:`sec_kaggle_house`
+DATA_HUB['kaggle_house_train'] = (
+    DATA_URL + 'kaggle_house_pred_train.csv', '585e9cc93e70b39160e7921475f9bcd7d31219ce')
+
+
+# Defined in :numref:`sec_kaggle_house`
+DATA_HUB['kaggle_house_test'] = (
+    DATA_URL + 'kaggle_house_pred_test.csv', 'fa19780a7b011d9b009e8bff8e99922a8ee2eb90')
+
+
+def try_gpu(i=0):
+    """Return gpu(i) if it exists, otherwise cpu().
+
+    Defined in :numref:`sec_use_gpu`
+    """
+    if d2l.npx.num_gpus() >= i + 1:
+        return d2l.npx.gpu(i)
+    return d2l.npx.cpu()
+
+
+def try_all_gpus():
+    """Return all available GPUs, or [cpu()] if there is no GPU.
+
+    Defined in :numref:`sec_use_gpu`
+    """
+    devices = [d2l.npx.gpu(i) for i in range(d2l.npx.num_gpus())]
+    return devices if devices else [d2l.npx.cpu()]
+
+
+def corr2d(X, K):
+    """Compute the 2-D cross-correlation of the matrix `X` with the kernel `K`.
+
+    Defined in :numref:`sec_conv_layer`
+    """
+    h, w = K.shape
+    Y = d2l.np.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1))
+    for i in range(Y.shape[0]):
+        for j in range(Y.shape[1]):
+            Y[i, j] = (X[i:i + h, j:j + w] * K).sum()
+    return Y
+
+
+def evaluate_accuracy_gpu(net, data_iter, device=None):
+    """Return the fraction of examples in `data_iter` that `net` classifies correctly on `device`.
+
+    Defined in :numref:`sec_lenet`
+    """
+    if device is None:  # the device that holds the first parameter
+        device = list(net.collect_params().values())[0].list_ctx()[0]
+    max_batches = 2 if d2l.quick_mode() else None
+    metric = d2l.Accumulator(2)  # correct predictions, examples
+    for i, (X, y) in enumerate(data_iter):
+        if max_batches is not None and i >= max_batches:
+            break
+        X, y = X.as_in_ctx(device), y.as_in_ctx(device)
+        metric.add(d2l.accuracy(net(X), y), y.size)
+    return metric[0] / metric[1]
+
+
+def train_ch6(net, train_iter, test_iter, num_epochs, lr, device):
+    """Train `net` on `device` with minibatch SGD, plot the progress and report the speed.
+
+    Defined in :numref:`sec_lenet`
+    """
+    net.initialize(d2l.init.Xavier(), ctx=device, force_reinit=True)
+    loss = d2l.gluon.loss.SoftmaxCrossEntropyLoss()
+    trainer = d2l.gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr})
+    num_batches = len(train_iter)
+    if d2l.quick_mode():  # a smoke test: one epoch of at most two minibatches
+        num_epochs, num_batches = 1, min(num_batches, 2)
+    animator = d2l.Animator(xlabel='epoch', xlim=[0, num_epochs],
+                            legend=['train loss', 'train acc', 'test acc'])
+    timer, num_examples = d2l.Timer(), 0
+    for epoch in range(num_epochs):
+        metric = d2l.Accumulator(3)  # sum of losses, correct predictions, examples
+        for i, (X, y) in enumerate(train_iter):
+            if i >= num_batches:
+                break
+            timer.start()
+            X, y = X.as_in_ctx(device), y.as_in_ctx(device)
+            with d2l.autograd.record():
+                y_hat = net(X)
+                l = loss(y_hat, y)
+            l.backward()
+            trainer.step(X.shape[0])
+            metric.add(l.sum(), d2l.accuracy(y_hat, y), X.shape[0])
+            timer.stop()
+            num_examples += X.shape[0]
+            train_l, train_acc = metric[0] / metric[2], metric[1] / metric[2]
+            if (i + 1) % max(num_batches // 5, 1) == 0 or i == num_batches - 1:
+                animator.add(epoch + (i + 1) / num_batches, (train_l, train_acc, None))
+        test_acc = evaluate_accuracy_gpu(net, test_iter, device)
+        animator.add(epoch + 1, (None, None, test_acc))
+    animator.show()
+    print(f'loss {train_l:.3f}, train acc {train_acc:.3f}, test acc {test_acc:.3f}')
+    print(f'{num_examples / timer.sum():.1f} examples/sec on {device}')
+
+
 # Aliases from config.ini [library-mxnet], for books that call d2l.<name>.
 ones = np.ones
 zeros = np.zeros

@@ -601,6 +601,118 @@ def download_all():
         download(name)
 
 
+# Defined in :numref:`sec_kaggle_house`
+DATA_HUB['kaggle_house_train'] = (
+    DATA_URL + 'kaggle_house_pred_train.csv', '585e9cc93e70b39160e7921475f9bcd7d31219ce')
+
+
+# Defined in :numref:`sec_kaggle_house`
+DATA_HUB['kaggle_house_test'] = (
+    DATA_URL + 'kaggle_house_pred_test.csv', 'fa19780a7b011d9b009e8bff8e99922a8ee2eb90')
+
+
+def try_gpu(i=0):
+    """Return the i-th GPU if it exists, otherwise the CPU.
+
+    Defined in :numref:`sec_use_gpu`
+    """
+    if d2l.torch.cuda.device_count() >= i + 1:
+        return d2l.torch.device(f'cuda:{i}')
+    return d2l.torch.device('cpu')
+
+
+def try_all_gpus():
+    """Return all available GPUs, or [cpu] if there is no GPU.
+
+    Defined in :numref:`sec_use_gpu`
+    """
+    devices = [d2l.torch.device(f'cuda:{i}')
+               for i in range(d2l.torch.cuda.device_count())]
+    return devices if devices else [d2l.torch.device('cpu')]
+
+
+def corr2d(X, K):
+    """Compute the 2-D cross-correlation of the matrix `X` with the kernel `K`.
+
+    Defined in :numref:`sec_conv_layer`
+    """
+    h, w = K.shape
+    Y = d2l.torch.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1))
+    for i in range(Y.shape[0]):
+        for j in range(Y.shape[1]):
+            Y[i, j] = (X[i:i + h, j:j + w] * K).sum()
+    return Y
+
+
+def evaluate_accuracy_gpu(net, data_iter, device=None):
+    """Return the fraction of examples in `data_iter` that `net` classifies correctly on `device`.
+
+    Defined in :numref:`sec_lenet`
+    """
+    net.eval()  # evaluation mode: dropout off, batch norm uses running statistics
+    if device is None:  # the device that holds the first parameter
+        device = next(iter(net.parameters())).device
+    max_batches = 2 if d2l.quick_mode() else None
+    metric = d2l.Accumulator(2)  # correct predictions, examples
+    with d2l.torch.no_grad():
+        for i, (X, y) in enumerate(data_iter):
+            if max_batches is not None and i >= max_batches:
+                break
+            X, y = X.to(device), y.to(device)
+            metric.add(d2l.accuracy(net(X), y), y.numel())
+    return metric[0] / metric[1]
+
+
+def train_ch6(net, train_iter, test_iter, num_epochs, lr, device):
+    """Train `net` on `device` with minibatch SGD, plot the progress and report the speed.
+
+    Defined in :numref:`sec_lenet`
+    """
+    if any(isinstance(p, d2l.nn.parameter.UninitializedParameter)
+           for p in net.parameters()):  # lazy layers learn their shapes from one batch
+        net.eval()
+        with d2l.torch.no_grad():
+            net(next(iter(train_iter))[0][:1].to(next(iter(net.parameters())).device))
+
+    def init_weights(m):
+        if isinstance(m, (d2l.nn.Linear, d2l.nn.Conv2d)):
+            d2l.nn.init.xavier_uniform_(m.weight)
+    net.apply(init_weights)
+    net.to(device)
+    optimizer = d2l.torch.optim.SGD(net.parameters(), lr=lr)
+    loss = d2l.nn.CrossEntropyLoss()
+    num_batches = len(train_iter)
+    if d2l.quick_mode():  # a smoke test: one epoch of at most two minibatches
+        num_epochs, num_batches = 1, min(num_batches, 2)
+    animator = d2l.Animator(xlabel='epoch', xlim=[0, num_epochs],
+                            legend=['train loss', 'train acc', 'test acc'])
+    timer, num_examples = d2l.Timer(), 0
+    for epoch in range(num_epochs):
+        metric = d2l.Accumulator(3)  # sum of losses, correct predictions, examples
+        net.train()
+        for i, (X, y) in enumerate(train_iter):
+            if i >= num_batches:
+                break
+            timer.start()
+            X, y = X.to(device), y.to(device)
+            y_hat = net(X)
+            l = loss(y_hat, y)
+            optimizer.zero_grad()
+            l.backward()
+            optimizer.step()
+            metric.add(l.detach() * X.shape[0], d2l.accuracy(y_hat, y), X.shape[0])
+            timer.stop()
+            num_examples += X.shape[0]
+            train_l, train_acc = metric[0] / metric[2], metric[1] / metric[2]
+            if (i + 1) % max(num_batches // 5, 1) == 0 or i == num_batches - 1:
+                animator.add(epoch + (i + 1) / num_batches, (train_l, train_acc, None))
+        test_acc = evaluate_accuracy_gpu(net, test_iter, device)
+        animator.add(epoch + 1, (None, None, test_acc))
+    animator.show()
+    print(f'loss {train_l:.3f}, train acc {train_acc:.3f}, test acc {test_acc:.3f}')
+    print(f'{num_examples / timer.sum():.1f} examples/sec on {device}')
+
+
 # Aliases from config.ini [library-pytorch], for books that call d2l.<name>.
 ones = torch.ones
 zeros = torch.zeros
