@@ -679,6 +679,29 @@ def train_ch6(net, train_iter, test_iter, num_epochs, lr, device):
     print(f'{num_examples / timer.sum():.1f} examples/sec on {device}')
 
 
+class Residual(nn.Block):
+    """A residual block: two 3x3 convolutions with batch norm, plus a shortcut.
+
+    Defined in :numref:`sec_resnet`
+    """
+    def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
+        super().__init__(**kwargs)
+        self.conv1 = nn.Conv2D(num_channels, kernel_size=3, padding=1, strides=strides)
+        self.bn1 = nn.BatchNorm()
+        self.conv2 = nn.Conv2D(num_channels, kernel_size=3, padding=1)
+        self.bn2 = nn.BatchNorm()
+        # a 1x1 convolution reshapes the shortcut when channels or resolution change
+        self.shortcut = (nn.Conv2D(num_channels, kernel_size=1, strides=strides)
+                         if use_1x1conv else None)
+
+    def forward(self, X):
+        Y = d2l.npx.relu(self.bn1(self.conv1(X)))
+        Y = self.bn2(self.conv2(Y))
+        if self.shortcut is not None:
+            X = self.shortcut(X)
+        return d2l.npx.relu(Y + X)
+
+
 # Aliases from config.ini [library-mxnet], for books that call d2l.<name>.
 ones = np.ones
 zeros = np.zeros

@@ -713,6 +713,30 @@ def train_ch6(net, train_iter, test_iter, num_epochs, lr, device):
     print(f'{num_examples / timer.sum():.1f} examples/sec on {device}')
 
 
+class Residual(nn.Module):
+    """A residual block: two 3x3 convolutions with batch norm, plus a shortcut.
+
+    Defined in :numref:`sec_resnet`
+    """
+    def __init__(self, num_channels, use_1x1conv=False, strides=1):
+        super().__init__()
+        self.conv1 = d2l.nn.LazyConv2d(num_channels, kernel_size=3, padding=1,
+                                       stride=strides)
+        self.bn1 = d2l.nn.LazyBatchNorm2d()
+        self.conv2 = d2l.nn.LazyConv2d(num_channels, kernel_size=3, padding=1)
+        self.bn2 = d2l.nn.LazyBatchNorm2d()
+        # a 1x1 convolution reshapes the shortcut when channels or resolution change
+        self.shortcut = (d2l.nn.LazyConv2d(num_channels, kernel_size=1, stride=strides)
+                         if use_1x1conv else None)
+
+    def forward(self, X):
+        Y = d2l.F.relu(self.bn1(self.conv1(X)))
+        Y = self.bn2(self.conv2(Y))
+        if self.shortcut is not None:
+            X = self.shortcut(X)
+        return d2l.F.relu(Y + X)
+
+
 # Aliases from config.ini [library-pytorch], for books that call d2l.<name>.
 ones = torch.ones
 zeros = torch.zeros
