@@ -624,7 +624,7 @@ def corr2d(X, K):
 
 
 def evaluate_accuracy_gpu(net, data_iter, device=None):
-    """Return the fraction of examples in `data_iter` that `net` classifies correctly on `device`.
+    """Return the accuracy of `net` on `data_iter`, computed on `device`.
 
     Defined in :numref:`sec_lenet`
     """

@@ -645,13 +645,14 @@ def corr2d(X, K):
 
 
 def evaluate_accuracy_gpu(net, data_iter, device=None):
-    """Return the fraction of examples in `data_iter` that `net` classifies correctly on `device`.
+    """Return the accuracy of `net` on `data_iter`, computed on `device`.
 
     Defined in :numref:`sec_lenet`
     """
-    net.eval()  # evaluation mode: dropout off, batch norm uses running statistics
-    if device is None:  # the device that holds the first parameter
-        device = next(iter(net.parameters())).device
+    if isinstance(net, d2l.nn.Module):
+        net.eval()  # evaluation mode: dropout off, batch norm uses running statistics
+        if device is None:  # the device that holds the first parameter
+            device = next(iter(net.parameters())).device
     max_batches = 2 if d2l.quick_mode() else None
     metric = d2l.Accumulator(2)  # correct predictions, examples
     with d2l.torch.no_grad():
