@@ -1,5 +1,6 @@
 # The book's commands. Each target sets up .venv by itself the first time (Python 3.11).
 #   make html   build the book: lib, check, notebooks, eval, then the website in _build/html
+#   make pdf    the same stages, then one PDF per framework in _build/pdf
 #   make test   run the tests
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -7,12 +8,18 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 D2LBUILD := $(BIN)/d2lbuild
 
-.PHONY: html test lib lib-check check notebooks eval pkg clean distclean venv
+.PHONY: html pdf test lib lib-check check notebooks eval pkg clean distclean venv
 
 # The website. `d2lbuild html` fetches MathJax (pinned, with npm) into ~/.cache/d2lbuild the
 # first time, so the site renders math offline. Options: make html HTML_ARGS="--strict"
 html: lib check notebooks eval
 	$(D2LBUILD) html $(HTML_ARGS)
+
+# One PDF per framework in _build/pdf (d2l.pdf, d2l-pytorch.pdf), also copied into
+# _build/html when the website exists. Needs TeX from Debian (see .ci/run).
+# Options: make pdf PDF_ARGS="--tab pytorch --verbose"
+pdf: lib check notebooks eval
+	$(D2LBUILD) pdf $(PDF_ARGS)
 
 venv: $(STAMP)
 
@@ -42,6 +49,13 @@ eval: $(STAMP)
 # Notebook zips per framework (plain and Colab) and the d2l wheel and sdist, in _build/pkg.
 pkg: $(STAMP)
 	$(D2LBUILD) pkg
+
+# Live preview on http://127.0.0.1:8000/: when a chapter, figure or config.ini is saved it
+# runs eval (cached: only changed code runs) and html again and reloads the browser. Ctrl-C
+# stops it. Options: make serve SERVE_ARGS="--port 8001 --quick --tab pytorch"
+.PHONY: serve
+serve: $(STAMP)
+	$(D2LBUILD) serve $(SERVE_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

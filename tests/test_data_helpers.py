@@ -4,7 +4,6 @@ import hashlib
 import importlib
 import io
 import os
-import sys
 import tarfile
 import zipfile
 
@@ -92,7 +91,8 @@ def test_mirror_archives_extract(d2l, tmp_path, monkeypatch):
     assert os.path.isfile(os.path.join(folder, "fra.txt"))
 
 
-def archive(kind: str, members: dict, links: dict = {}) -> bytes:
+def archive(kind: str, members: dict, links: dict | None = None) -> bytes:
+    links = links or {}
     out = io.BytesIO()
     if kind == "zip":
         with zipfile.ZipFile(out, "w") as z:

@@ -1,6 +1,5 @@
 """make pkg: notebook zips per framework, Colab variants, and the d2l wheel in a fresh venv."""
 
-import json
 import os
 import shutil
 import subprocess

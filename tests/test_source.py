@@ -35,7 +35,7 @@ def messages(doc):
     ("  ```{.python .input}", True),  # up to 3 spaces: still a top-level fence
 ])
 def test_which_fences_are_code_cells(fence, is_cell):
-    closing = fence.strip().split("{")[0].rstrip("pythonbashtext")
+    closing = fence.strip().split("{")[0].rstrip("pythonbashtext")  # noqa: B005 - the letters
     doc = parse(f"# T\n\n{fence}\nx = 1\n{closing}\n")
     assert (len(doc.code_cells()) == 1) == is_cell
     assert not [d for d in doc.diagnostics if d.severity == "error"]

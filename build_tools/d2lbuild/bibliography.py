@@ -34,7 +34,7 @@ class Bibliography:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     @classmethod
-    def load(cls, book: "Book") -> "Bibliography":
+    def load(cls, book: Book) -> Bibliography:
         path = find_bib_file(book)
         if path is None:
             return cls()
@@ -72,7 +72,7 @@ class Bibliography:
         return "; ".join(parts) if textual else f"({'; '.join(parts)})"
 
 
-def find_bib_file(book: "Book") -> Path | None:
+def find_bib_file(book: Book) -> Path | None:
     """The file named by a ``:bibliography:`` role, else ``[pdf] bibfile``, else a ``.bib``
     among the resources."""
     for docname in book.order:

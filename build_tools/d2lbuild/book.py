@@ -84,7 +84,7 @@ class Book:
 
     # -- loading ----------------------------------------------------------------------
     @classmethod
-    def load(cls, config: BookConfig) -> "Book":
+    def load(cls, config: BookConfig) -> Book:
         book = cls(config)
         book._walk(config.index, parent=None, number=(), numbered=False, seen=set())
         book._index_labels()

@@ -167,7 +167,7 @@ class Cache:
                 except (OSError, KeyError):
                     pass
 
-    def lock(self, tab: str, docname: str) -> "FileLock":
+    def lock(self, tab: str, docname: str) -> FileLock:
         return FileLock(self.root / ".locks" / tab / f"{docname}.lock")
 
 
@@ -202,7 +202,7 @@ class FileLock:
                 os.close(self.fd)
                 self.fd = None
 
-    def __enter__(self) -> "FileLock":
+    def __enter__(self) -> FileLock:
         self.acquire()
         return self
 

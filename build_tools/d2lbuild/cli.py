@@ -185,6 +185,70 @@ def _add_site_parsers(sub) -> None:
     p.set_defaults(func=cmd_html)
 
 
+# -- PDF: one per framework ----------------------------------------------------------------
+def cmd_pdf(args) -> int:
+    from dataclasses import replace
+
+    from .pdf import build_pdfs, outputs_notes
+
+    book = _load(args)
+    Report(book.config.warnings).print()
+    errors = check_report(book).errors
+    if errors and args.strict:
+        raise BuildError("the sources have errors; fix them (see `check`)", errors)
+    Report([replace(e, severity="warning") for e in errors]).print()
+    echo = print if args.verbose else None
+    results = build_pdfs(book, _tabs(book, args.tab), strict=args.strict, jobs=args.jobs,
+                         force=args.force, echo=echo)
+    failed = 0
+    for result in results:
+        Report(result.diagnostics).print()
+        for note in outputs_notes(book, result):
+            print(note, file=sys.stderr)
+        if result.missing_chars:
+            chars = ", ".join(f"{c} ({font})" for c, font in result.missing_chars[:10])
+            print(f"pdf: warning: the fonts of the {result.tab} PDF lack {len(result.missing_chars)} "
+                  f"character(s), shown as blanks: {chars}; set [pdf] fonts in config.ini",
+                  file=sys.stderr)
+        if result.latex_error is not None:
+            print(result.latex_error.format(), file=sys.stderr)
+        elif not result.ok and not result.diagnostics:  # Sphinx itself failed
+            print("\n".join(result.log.splitlines()[-30:]), file=sys.stderr)
+        if not result.ok:
+            failed += 1
+            stage = "LaTeX" if result.latex_error is not None else "Sphinx"
+            print(f"pdf: the {result.tab} PDF failed in {stage}; see above", file=sys.stderr)
+            continue
+        if not result.sphinx_ran:
+            how = "unchanged: neither Sphinx nor LaTeX ran"
+        elif result.latex_ran:
+            how = f"Sphinx {result.sphinx_seconds:.1f} s, LaTeX {result.latex_seconds:.1f} s"
+        else:
+            how = f"Sphinx {result.sphinx_seconds:.1f} s, .tex unchanged: LaTeX not run"
+        print(f"pdf: {book.rel(result.pdf)}: {result.pages} pages ({result.tab}) in "
+              f"{result.seconds:.1f} s ({how})")
+    return 1 if failed else 0
+
+
+def _add_pdf_parser(sub) -> None:
+    p = sub.add_parser("pdf", help="one PDF per framework (Sphinx's LaTeX builder, xelatex)",
+                       description="Render each framework's prose, code and outputs (executed "
+                       "notebooks from _build/eval) with Sphinx's LaTeX builder and latexmk "
+                       "-pdfxe into _build/pdf/<name>.pdf (default tab) and "
+                       "<name>-<tab>.pdf, copied into _build/html when the website exists. "
+                       "Sphinx runs only when its sources changed, LaTeX only when the .tex "
+                       "file or its inputs did.")
+    p.add_argument("--tab", default="all", help="a tab, a comma-separated list, or 'all'")
+    p.add_argument("--strict", action="store_true",
+                   help="fail on check errors and on any Sphinx warning")
+    p.add_argument("--jobs", "-j", default=None,
+                   help="Sphinx processes per PDF (default: auto for one PDF, else 1)")
+    p.add_argument("--force", action="store_true",
+                   help="run Sphinx and LaTeX even if nothing changed")
+    p.add_argument("--verbose", "-v", action="store_true", help="show Sphinx's and LaTeX's progress")
+    p.set_defaults(func=cmd_pdf)
+
+
 # -- downloads: notebook bundles, Colab notebooks, the d2l package -----------------------
 def cmd_pkg(args) -> int:
     from .notebooks import build_notebooks
@@ -213,6 +277,143 @@ def _add_package_parsers(sub) -> None:
                        "<name>-<tab>-colab.zip, and the d2l wheel and sdist.")
     p.add_argument("--no-library", action="store_true", help="skip the wheel and sdist")
     p.set_defaults(func=cmd_pkg)
+
+
+# -- the authors' and contributors' workflow: serve, open, writeback, changed --------------
+def _config_tabs(config, tab: str | None) -> list[str]:
+    names = list(config.tabs) if tab in (None, "all") else [t.strip() for t in tab.split(",") if t.strip()]
+    unknown = [t for t in names if t not in config.tabs]
+    if unknown:
+        raise BuildError(f"unknown tab {', '.join(unknown)}; the book's tabs are {', '.join(config.tabs)}")
+    return names
+
+
+def cmd_serve(args) -> int:
+    from .serve import ServeOptions, serve
+
+    config = load_config(args.root)
+    Report(config.warnings).print()
+    _config_tabs(config, args.tab)
+    return serve(config, ServeOptions(
+        host=args.host, port=args.port, tab=args.tab, quick=args.quick, data=args.data,
+        jobs=args.jobs, no_eval=args.no_eval, interval=args.interval, open_browser=args.open,
+        verbose=args.verbose))
+
+
+def cmd_open(args) -> int:
+    from .engine import resolve_only
+    from .notebooks import _sync_assets
+    from .roundtrip import edit_dir, launch_jupyter, open_section
+
+    book = _load(args)
+    tabs = _config_tabs(book.config, args.tab or book.config.default_tab)
+    if len(tabs) != 1:
+        raise BuildError("open: name one tab, e.g. --tab pytorch")
+    try:
+        (docname,) = resolve_only(book, [args.section])
+    except BuildError:  # a draft no toc lists yet can be opened too
+        path = Path(args.section).resolve()
+        if not (path.suffix == ".md" and path.is_file()
+                and path.is_relative_to(book.source_root.resolve())):
+            raise BuildError(f"open: no section {args.section!r}; give its .md file or its "
+                             "docname, such as chapter_x/section") from None
+        docname = path.relative_to(book.source_root.resolve()).with_suffix("").as_posix()
+    path = open_section(book.config, book.doc_path(docname), docname, tabs[0], force=args.force)
+    _sync_assets(book, edit_dir(book.config, tabs[0]))  # images resolve as in the .md
+    print(book.rel(path))
+    print(f"open: edit it in Jupyter, then `d2lbuild writeback {book.rel(path)}`", file=sys.stderr)
+    return launch_jupyter(book.config, path) if args.jupyter else 0
+
+
+def cmd_writeback(args) -> int:
+    from .roundtrip import writeback
+
+    config = load_config(args.root)
+    result = writeback(config, args.notebook, shared=args.shared, dry_run=args.dry_run)
+    plan, rel = result.plan, config.rel(result.source)
+    for note in plan.notes:
+        print(f"writeback: note: {note}", file=sys.stderr)
+    if args.dry_run or args.diff:
+        print(result.diff, end="")
+    if not plan.any:
+        print(f"writeback: {rel}: no changes")
+        return 0
+    print(f"writeback: {rel}: {plan.changed} cell(s) changed, {plan.added} added, {plan.deleted} "
+          "deleted" + (" (dry run: nothing written)" if args.dry_run else ""))
+    if result.written:
+        print(f"writeback: {args.notebook} now matches the new .md; reload it in Jupyter to go on")
+    return 0
+
+
+def cmd_changed(args) -> int:
+    import json
+
+    from .changed import changed_sections
+
+    config = load_config(args.root)
+    affected, base = changed_sections(config, args.since, _config_tabs(config, args.tab))
+    if args.json:
+        print(json.dumps({"since": args.since, "base": base,
+                          "sections": [a.to_json() for a in affected]}, indent=1))
+    else:
+        for a in affected:
+            print(a.docname if args.names else f"{a.docname}\t{','.join(a.tabs)}")
+    print(f"changed: {len(affected)} section(s) to execute, compared with {base}", file=sys.stderr)
+    return 0
+
+
+def _add_workflow_parsers(sub) -> None:
+    p = sub.add_parser("serve", help="live preview on 127.0.0.1 that rebuilds when a source is saved",
+                       description="Serve _build/html on a local port; when a chapter, figure or "
+                       "config.ini is saved, run eval (cached: only changed code runs) and html "
+                       "again and reload the browser. Ctrl-C stops.")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free one)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--tab", default="all", help="tabs to execute: a tab, a list, or 'all'")
+    p.add_argument("--quick", action="store_true", help="execute in quick mode")
+    p.add_argument("--no-eval", action="store_true",
+                   help="execute nothing: prose previews only (outputs of unchanged code stay)")
+    p.add_argument("--data", choices=("auto", "origin", "fixtures"), default="auto",
+                   help="where data sets come from (as for eval)")
+    p.add_argument("--jobs", "-j", type=_jobs, default=None, help="eval's workers")
+    p.add_argument("--interval", type=float, default=0.5, help="seconds between looks at the sources")
+    p.add_argument("--open", action="store_true", help="open the site in a browser")
+    p.add_argument("--verbose", "-v", action="store_true", help="log every request")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("open", help="write a section as a notebook of one tab, to edit in Jupyter",
+                       description="Write _build/edit/<tab>/<section>.ipynb: the cells the tab "
+                       "shows, in the section's own Markdown, with what `writeback` needs to "
+                       "put edits back. Prints its path.")
+    p.add_argument("section", help="the .md file or its docname (chapter_x/section)")
+    p.add_argument("--tab", default=None, help="the tab (default: the book's first)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an earlier notebook even if it has edits not written back")
+    p.add_argument("--jupyter", action="store_true", help="then start Jupyter on it")
+    p.set_defaults(func=cmd_open)
+
+    p = sub.add_parser("writeback", help="write a notebook made by `open` back into its .md",
+                       description="Write the notebook's code and prose back into the .md it was "
+                       "made from, changing only the lines of the cells that changed. Refuses "
+                       "notebooks `open` did not make and sections changed since.")
+    p.add_argument("notebook", type=Path, help="the .ipynb that `open` wrote")
+    p.add_argument("--shared", choices=("split", "all"), default="split",
+                   help="a code cell shared with other tabs (#@tab all): 'split' (default) keeps "
+                   "it for them and writes your edit as a cell of this tab; 'all' edits it for "
+                   "every tab")
+    p.add_argument("--dry-run", "-n", action="store_true", help="show the diff; write nothing")
+    p.add_argument("--diff", action="store_true", help="show the diff")
+    p.set_defaults(func=cmd_writeback)
+
+    p = sub.add_parser("changed", help="the sections whose execution a git diff affects",
+                       description="List the sections whose code, or the library code they "
+                       "reach, differs between the merge base of REV and HEAD and the working "
+                       "tree (prose edits do not count): one 'docname<TAB>tabs' per line.")
+    p.add_argument("--since", required=True, metavar="REV", help="e.g. origin/main or HEAD~1")
+    p.add_argument("--tab", default="all", help="only these tabs")
+    p.add_argument("--names", action="store_true", help="docnames only (for eval --only)")
+    p.add_argument("--json", action="store_true", help="JSON with each section's tabs and reasons")
+    p.set_defaults(func=cmd_changed)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -258,7 +459,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "else fixtures (with a warning)")
     p.set_defaults(func=cmd_eval)
     _add_site_parsers(sub)
+    _add_pdf_parser(sub)
     _add_package_parsers(sub)
+    _add_workflow_parsers(sub)
     return parser
 
 

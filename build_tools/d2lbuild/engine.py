@@ -180,11 +180,19 @@ def resolve_only(book: Book, items: list[str]) -> set[str]:
     return chosen
 
 
+def library_index(book: Book, tab: str):
+    """The saved blocks of a tab's library, indexed for reachability (``deps``): what the
+    cache keys (and ``changed``) take a notebook's library code from."""
+    config = book.config
+    modules = {Path(lib.lib_file).stem for lib in config.libraries.values()}
+    blocks, _ = collect_blocks(book, tab) if tab in config.libraries else ([], [])
+    aliases = tuple(alias_lines(config.libraries[tab])) if tab in config.libraries else ()
+    return build_index(blocks, modules, extra=("# aliases",) + aliases if aliases else ())
+
+
 def plan(book: Book, options: EvalOptions, notebooks: dict[str, list[Path]], cache: Cache,
          devices: list[str], warn, only: set[str] | None = None) -> list[Job]:
     """One job per notebook (of the sections in ``only``, if given), tab by tab."""
-    config = book.config
-    modules = {Path(lib.lib_file).stem for lib in config.libraries.values()}
     jobs, problems, settings = [], [], {}
     for docname in book.order:
         settings[docname] = section_settings(book, docname)
@@ -193,9 +201,7 @@ def plan(book: Book, options: EvalOptions, notebooks: dict[str, list[Path]], cac
         raise BuildError("the front matter of some sections is not valid", problems)
     clamped_warned = set()
     for tab, paths in notebooks.items():
-        blocks, _ = collect_blocks(book, tab) if tab in config.libraries else ([], [])
-        aliases = tuple(alias_lines(config.libraries[tab])) if tab in config.libraries else ()
-        index = build_index(blocks, modules, extra=("# aliases",) + aliases if aliases else ())
+        index = library_index(book, tab)
         for path in paths:
             nb = nbformat.read(path, as_version=4)
             docname = nb.metadata["d2l"]["docname"]

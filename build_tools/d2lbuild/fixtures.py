@@ -220,7 +220,7 @@ def _sentences(rng, count: int, low: int = 5, high: int = 14) -> list[str]:
 def time_machine(seed: int = 2) -> dict[str, bytes]:
     rng = np.random.default_rng(seed)
     lines = ["The Time Machine, a fixture for offline builds", ""]
-    for paragraph in range(60):
+    for _ in range(60):
         lines += [s.capitalize() + "." for s in _sentences(rng, 6)] + [""]
     return {"timemachine.txt": "\n".join(lines).encode()}
 

@@ -75,7 +75,7 @@ def _blocks(text: str, lines: list[str]) -> list[Block]:
     """The top-level blocks, with structural roles attached to the block they name."""
     tokens = markdown.parse(text)
     blocks: list[Block] = []
-    for i, token in enumerate(tokens):
+    for token in tokens:
         if token.level != 0 or not token.map or token.nesting == -1:
             continue
         start, stop = token.map

@@ -94,7 +94,7 @@ class Progress:
             self._live.stop()
             self._live = None
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -63,7 +63,7 @@ def _mark_comments(code: str) -> list[tuple[int, int]]:
             if tok.type == tokenize.COMMENT and SAVE_MARK.match(tok.string):
                 marks.append(tok.start)
     except (tokenize.TokenError, IndentationError, SyntaxError) as e:
-        raise SaveMarkError(getattr(e, "lineno", None) or 1, f"cannot read the cell's code: {e}")
+        raise SaveMarkError(getattr(e, "lineno", None) or 1, f"cannot read the cell's code: {e}") from None
     return marks
 
 

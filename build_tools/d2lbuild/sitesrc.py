@@ -15,6 +15,7 @@ that changed.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,14 +135,18 @@ def tab_notebook(book: Book, docname: str, tab: str, translations: dict) -> tupl
     return nb, facts
 
 
-def site_notebook(book: Book, docname: str, root: Path) -> tuple[NotebookNode, SitePage]:
-    """The merged notebook of one section, ready for MyST-NB."""
+def site_notebook(book: Book, docname: str, root: Path,
+                  tabs: list[str] | None = None) -> tuple[NotebookNode, SitePage]:
+    """The merged notebook of one section, ready for MyST-NB: of all the book's tabs (the
+    website), or of the given ones (the PDF of one framework: a single tab merges to its own
+    notebook, with no tab sets)."""
     doc = book.documents[docname]
+    tabs = list(tabs or book.config.tabs)
     translations: dict = {}
     per_tab, facts = {}, {}
-    for tab in book.config.tabs:
+    for tab in tabs:
         per_tab[tab], facts[tab] = tab_notebook(book, docname, tab, translations)
-    merged = merge_notebooks(per_tab, book.config.tabs)
+    merged = merge_notebooks(per_tab, tabs)
     lines: list[list[int]] = []
     for cell in merged.cells:
         d2l = cell.metadata["d2l"]
@@ -165,8 +170,7 @@ def site_notebook(book: Book, docname: str, root: Path) -> tuple[NotebookNode, S
         "kernelspec": dict(KERNELSPEC),
         "language_info": {"name": "python", "pygments_lexer": "ipython3"},
         "d2l": {"source": doc.rel, "docname": docname, "title": doc.title,
-                "number": book.section_number(docname), "tabs": list(book.config.tabs),
-                "quick": quick},
+                "number": book.section_number(docname), "tabs": tabs, "quick": quick},
     }
     page = SitePage(docname, doc.rel, root / f"{docname}.ipynb", lines, quick,
                     [t for t, f in facts.items() if f["executed"]],
@@ -199,7 +203,14 @@ def header_links_html(links: list[tuple[str, str, str]]) -> str:
 
 def write_site_source(book: Book) -> SiteSource:
     """Write (where changed) the whole Sphinx source tree of the website."""
-    root = site_src_dir(book)
+    return write_sphinx_source(book, site_src_dir(book), book.config.tabs, conf_py)
+
+
+def write_sphinx_source(book: Book, root: Path, tabs: list[str], make_conf) -> SiteSource:
+    """Write (where changed) a Sphinx source tree of the book's sections, merged over
+    ``tabs``, into ``root``: the notebooks, resources, raw files, static files, the
+    bibliography and ``conf.py``, which ``make_conf(book, links, static, bibfile)`` returns
+    (the website's ``conf_py``; the PDF's in ``pdf.py``)."""
     (root / "_static").mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
 
@@ -209,7 +220,7 @@ def write_site_source(book: Book) -> SiteSource:
 
     pages: dict[str, SitePage] = {}
     for docname in book.order:
-        nb, page = site_notebook(book, docname, root)
+        nb, page = site_notebook(book, docname, root, tabs)
         nbformat.validate(nb)
         put(page.path, nbformat.writes(nb) + "\n")
         pages[docname] = page
@@ -226,9 +237,25 @@ def write_site_source(book: Book) -> SiteSource:
     static = _copy_static(book, root)
     bib = book.bibliography.path if book.bibliography else None
     if bib is not None and bib.is_file():
-        _copy_file(bib, root / bib.name)
-    put(root / "conf.py", conf_py(book, links, static, bib.name if bib else ""))
+        target = root / bib.name
+        before = _stat(target)
+        _copy_file(bib, target)
+        if _stat(target) != before:
+            # sphinxcontrib-bibtex makes the entries of a references page when it reads the
+            # page, and Sphinx re-reads only changed pages: read those pages again
+            for page in pages.values():
+                if any(r.name == "bibliography" for r in book.documents[page.docname].roles):
+                    os.utime(page.path)
+    put(root / "conf.py", make_conf(book, links, static, bib.name if bib else ""))
     return SiteSource(root, pages, written, removed)
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
 
 
 def _copy_raw_files(book: Book, root: Path, links, put) -> None:
@@ -266,12 +293,60 @@ def _copy_static(book: Book, root: Path) -> dict[str, list[str]]:
     return names
 
 
+def common_sphinx_values(book: Book, extensions: list[str], bibfile: str) -> dict:
+    """The settings the website and the PDFs share: the project, reading notebooks with
+    MyST-NB (no execution), numbering, math and the bibliography. ``extensions``: the
+    builder's own, added after the shared ones and before ``[build] sphinx_extensions``."""
+    config = book.config
+    extra_extensions = split_words(config.get("build", "sphinx_extensions"))
+    return {
+        "project": config.title or config.name,
+        "author": config.author,
+        "copyright": config.get("project", "copyright") or config.author,
+        "release": config.release,
+        "version": config.release,
+        "language": config.get("project", "lang") or "en",
+        "root_doc": config.index,
+        "extensions": ["myst_nb", "sphinxcontrib.bibtex", *extensions,
+                       "d2lbuild.sphinx_ext"] + [e for e in extra_extensions if e],
+        "source_suffix": {".ipynb": "myst-nb"},
+        "exclude_patterns": ["_static", "_templates", "**.ipynb_checkpoints"],
+        "nb_execution_mode": "off",
+        "nb_merge_streams": True,
+        "nb_ipywidgets_js": {},
+        "myst_enable_extensions": ["dollarmath", "amsmath", "colon_fence", "html_image"],
+        "myst_dmath_double_inline": True,
+        "myst_dmath_allow_digits": False,
+        "myst_heading_anchors": 3,
+        "numfig": True,
+        "numfig_secnum_depth": 2,
+        "numfig_format": {"figure": "Fig. %s", "table": "Table %s",
+                          "code-block": "Listing %s", "section": "Section %s"},
+        "math_numfig": True,
+        "math_eqref_format": "({number})",
+        "bibtex_bibfiles": [bibfile] if bibfile else [],
+        "bibtex_reference_style": "d2l_author_year",
+        "bibtex_default_style": "plain",
+        "d2l_tabs": list(config.tabs),
+        "d2l_project_name": config.name,
+    }
+
+
+def render_conf(book: Book, values: dict, stage: str) -> str:
+    """``conf.py`` text: the values, then ``[build] sphinx_configs`` verbatim."""
+    lines = [f"# The {stage}'s Sphinx configuration, generated by `d2lbuild` from config.ini.",
+             "# Do not edit: every build rewrites it.", ""]
+    for key, value in values.items():
+        lines.append(f"{key} = {value!r}")
+    extra = book.config.get("build", "sphinx_configs").strip()
+    if extra:
+        lines += ["", "# [build] sphinx_configs", extra]
+    return "\n".join(lines) + "\n"
+
+
 def conf_py(book: Book, links, static: dict[str, list[str]], bibfile: str) -> str:
     """The Sphinx configuration of the site, generated from config.ini."""
     config = book.config
-    extra_extensions = split_words(config.get("build", "sphinx_extensions"))
-    extensions = ["myst_nb", "sphinxcontrib.bibtex", "sphinx_copybutton",
-                  "d2lbuild.sphinx_ext"] + [e for e in extra_extensions if e]
     theme_options = {
         "logo": {"text": config.title or config.name},
         "navbar_start": ["navbar-logo"],
@@ -290,36 +365,11 @@ def conf_py(book: Book, links, static: dict[str, list[str]], bibfile: str) -> st
         "search_bar_text": "Search the book...",
         "back_to_top_button": True,
     }
-    values = {
-        "project": config.title or config.name,
-        "author": config.author,
-        "copyright": config.get("project", "copyright") or config.author,
-        "release": config.release,
-        "version": config.release,
-        "language": config.get("project", "lang") or "en",
-        "root_doc": config.index,
-        "extensions": extensions,
-        "source_suffix": {".ipynb": "myst-nb"},
-        "exclude_patterns": ["_static", "_templates", "**.ipynb_checkpoints"],
-        "nb_execution_mode": "off",
-        "nb_merge_streams": True,
-        "nb_ipywidgets_js": {},
-        "myst_enable_extensions": ["dollarmath", "amsmath", "colon_fence", "html_image"],
-        "myst_dmath_double_inline": True,
-        "myst_dmath_allow_digits": False,
-        "myst_heading_anchors": 3,
-        "numfig": True,
-        "numfig_secnum_depth": 2,
-        "numfig_format": {"figure": "Fig. %s", "table": "Table %s",
-                          "code-block": "Listing %s", "section": "Section %s"},
-        "math_numfig": True,
-        "math_eqref_format": "({number})",
+    values = common_sphinx_values(book, ["sphinx_copybutton"], bibfile)
+    values.update({
         "mathjax_path": "mathjax/tex-chtml.js",
         "mathjax3_config": {"tex": {"inlineMath": [["\\(", "\\)"]],
                                     "displayMath": [["\\[", "\\]"]]}},
-        "bibtex_bibfiles": [bibfile] if bibfile else [],
-        "bibtex_reference_style": "d2l_author_year",
-        "bibtex_default_style": "plain",
         "html_theme": "pydata_sphinx_theme",
         "html_theme_options": theme_options,
         "html_title": config.title or config.name,
@@ -334,22 +384,13 @@ def conf_py(book: Book, links, static: dict[str, list[str]], bibfile: str) -> st
         "copybutton_exclude": ".linenos, .gp, .go",
         "copybutton_prompt_text": r">>> |\.\.\. |\$ |In \[\d*\]: ",
         "copybutton_prompt_is_regexp": True,
-        "d2l_tabs": list(config.tabs),
         "d2l_header_links": [list(link) for link in links],
         "d2l_colab_url": config.get("colab", "url_pattern"),
         "d2l_discussion_url": config.get("html", "discussion_url"),
         "d2l_notebook_dir": "notebooks",
-        "d2l_project_name": config.name,
         "d2l_nb_output_folder": "../site_cache/jupyter_execute",
-    }
+    })
     if static["favicon"]:
         values["html_favicon"] = f"_static/{static['favicon'][0]}"
-    lines = ["# The website's Sphinx configuration, generated by `d2lbuild html` from "
-             "config.ini.", "# Do not edit: every build rewrites it.", ""]
-    for key, value in values.items():
-        lines.append(f"{key} = {value!r}")
-    extra = config.get("build", "sphinx_configs").strip()
-    if extra:
-        lines += ["", "# [build] sphinx_configs", extra]
-    return "\n".join(lines) + "\n"
+    return render_conf(book, values, "website")
 

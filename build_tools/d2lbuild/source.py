@@ -270,7 +270,7 @@ def _build_cells(doc: Document, lines: list[str], literal: set[int], code_fences
     """Cut the file into Markdown and code cells, splitting out ``:begin_tab:`` blocks."""
     position = body_start  # 0-based line where the next Markdown cell starts
     open_block = None  # (tabs, line) of the :begin_tab: block we are in
-    for token, language, classes, attrs in code_fences:
+    for token, language, _classes, attrs in code_fences:
         start, end = token.map
         open_block = _markdown_cells(doc, lines, literal, position, start, tabs, open_block)
         if open_block is not None:

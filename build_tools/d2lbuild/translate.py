@@ -116,7 +116,7 @@ def translate(book: Book, docname: str, text: str) -> str:
             if new is None:
                 continue
             pattern = re.compile(r":" + re.escape(role.name) + r":`\s*" + re.escape(role.content) + r"\s*`")
-            line = pattern.sub(lambda _: new, line, count=1)
+            line = pattern.sub(lambda _, new=new: new, line, count=1)
         if index in equation_tags:
             cut = line.rfind("$$")
             line = line[:cut] + f"\\tag{{{equation_tags[index]}}}" + line[cut:]

@@ -8,8 +8,9 @@ messages are mapped back to the ``.md`` file and line they come from; with ``str
 warning fails the build (``-W``), which the tests and CI use.
 
 The site also serves, from itself: MathJax (``vendor.py``), each section's notebook per
-tab under ``notebooks/<tab>/`` and a zip of each tab's notebooks, ``<name>-<tab>.zip``
-(copied from ``_build/pkg`` when the pkg stage made it).
+tab under ``notebooks/<tab>/``, a zip of each tab's notebooks, ``<name>-<tab>.zip``
+(copied from ``_build/pkg`` when the pkg stage made it), and the PDFs of ``_build/pdf``
+when the pdf stage made them.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from .book import Book
 from .diagnostics import Diagnostic
 from .fsutil import atomic_write
 from .notebooks import build_notebooks, notebook_dir
-from .sitesrc import SiteSource, write_site_source
+from .sitesrc import SitePage, SiteSource, write_site_source
 from .vendor import install_mathjax, sync_tree
 
 MESSAGE = re.compile(r"^(?:(?P<loc>.+?): )?(?P<level>WARNING|ERROR|SEVERE|CRITICAL): (?P<msg>.*)$")
@@ -64,8 +65,7 @@ def build_html(book: Book, strict: bool = False, jobs: str = "auto",
     site = write_site_source(book)
     out = html_dir(book)
     install_mathjax(out / "_static")
-    command = [sys.executable, "-m", "sphinx", "-b", "html", "-j", str(jobs), "-N",
-               "-d", str(cache_dir(book) / "doctrees"), str(site.root), str(out)]
+    command = sphinx_command("html", site.root, out, cache_dir(book) / "doctrees", jobs)
     structure = [[d, book.section_number(d), book.documents[d].title] for d in book.order]
     if _stored(book, "structure.json", structure) != structure:
         # the table of contents changed: every page's sidebar and prev/next links show it,
@@ -73,13 +73,40 @@ def build_html(book: Book, strict: bool = False, jobs: str = "auto",
         command.append("-a")
     if strict:
         command.append("-W")
-    package_parent = str(Path(__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [package_parent] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
     labels = _refresh_referrers(book, site)
     doctrees = cache_dir(book) / "doctrees"
     before = _mtimes(doctrees, ".doctree"), _mtimes(out, ".html")
-    process = subprocess.Popen(command, cwd=site.root, env=env, stdout=subprocess.PIPE,
+    returncode, log, stderr_lines = run_sphinx(command, site.root, echo)
+    read = _changed(before[0], _mtimes(doctrees, ".doctree"))
+    written = [d for d in _changed(before[1], _mtimes(out, ".html")) if d in site.pages]
+    diagnostics = map_messages(book, site, stderr_lines, strict)
+    _retry_warned(site, diagnostics)
+    _remove_pages(site, out)
+    if returncode == 0:
+        _write_downloads(book, out)
+        atomic_write(cache_dir(book) / "labels.json", json.dumps(labels, indent=0, sort_keys=True))
+        atomic_write(cache_dir(book) / "structure.json", json.dumps(structure, indent=0))
+    result = HtmlResult(out, site, returncode, time.perf_counter() - start, read, written,
+                        diagnostics, "\n".join(log + stderr_lines))
+    return result
+
+
+def sphinx_command(builder: str, source: Path, out: Path, doctrees: Path,
+                   jobs: str | int = "auto") -> list[str]:
+    """``python -m sphinx`` with a builder, in this interpreter (no colours: ``-N``)."""
+    return [sys.executable, "-m", "sphinx", "-b", builder, "-j", str(jobs), "-N",
+            "-d", str(doctrees), str(source), str(out)]
+
+
+def run_sphinx(command: list[str], cwd: Path, echo=None,
+               extra_env: dict[str, str] | None = None) -> tuple[int, list[str], list[str]]:
+    """Run Sphinx with the book's extension importable (and ``extra_env`` set); return its
+    exit status, its standard output (progress, each line also given to ``echo``) and its
+    standard error (the warnings and errors, for ``map_messages``)."""
+    package_parent = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, **(extra_env or {}), "PYTHONPATH": os.pathsep.join(
+        [package_parent] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, bufsize=1)
     log: list[str] = []
     stderr_lines: list[str] = []
@@ -97,18 +124,7 @@ def build_html(book: Book, strict: bool = False, jobs: str = "auto",
             echo(line)
     returncode = process.wait()
     reader.join()
-    read = _changed(before[0], _mtimes(doctrees, ".doctree"))
-    written = [d for d in _changed(before[1], _mtimes(out, ".html")) if d in site.pages]
-    diagnostics = map_messages(book, site, stderr_lines, strict)
-    _retry_warned(site, diagnostics)
-    _remove_pages(site, out)
-    if returncode == 0:
-        _write_downloads(book, out)
-        atomic_write(cache_dir(book) / "labels.json", json.dumps(labels, indent=0, sort_keys=True))
-        atomic_write(cache_dir(book) / "structure.json", json.dumps(structure, indent=0))
-    result = HtmlResult(out, site, returncode, time.perf_counter() - start, read, written,
-                        diagnostics, "\n".join(log + stderr_lines))
-    return result
+    return returncode, log, stderr_lines
 
 
 def _mtimes(folder: Path, suffix: str) -> dict[str, int]:
@@ -127,7 +143,7 @@ def _changed(before: dict[str, int], after: dict[str, int]) -> list[str]:
 
 def map_messages(book: Book, site: SiteSource, lines: list[str], strict: bool) -> list[Diagnostic]:
     """Sphinx's warnings and errors as diagnostics at the ``.md`` file and line."""
-    by_path = {str(page.path.resolve()): page for page in site.pages.values()}
+    by_path = pages_by_path(site)
     found: list[Diagnostic] = []
     for raw in lines:
         match = MESSAGE.match(raw.strip())
@@ -142,16 +158,25 @@ def map_messages(book: Book, site: SiteSource, lines: list[str], strict: bool) -
         location = match.group("loc")
         if location:
             loc = LOCATION.match(location)
-            path, line = loc.group("path"), int(loc.group("line") or 0)
-            page = by_path.get(str(Path(path).resolve())) if path else None
-            if page is not None:
-                path, line = page.source, page.md_line(line) if line else 0
-                line = _refine_line(book, page.docname, line, message)
-            elif path:
-                path = book.rel(Path(path))
+            path, line = locate(book, by_path, loc.group("path"), int(loc.group("line") or 0),
+                                message)
         severity = "error" if strict or match.group("level") != "WARNING" else "warning"
         found.append(Diagnostic(path or "sphinx", line, message, "", severity))
     return found
+
+
+def pages_by_path(site: SiteSource) -> dict[str, SitePage]:
+    return {str(page.path.resolve()): page for page in site.pages.values()}
+
+
+def locate(book: Book, by_path: dict, path: str, line: int, message: str = "") -> tuple[str, int]:
+    """A place Sphinx names (a file of the source tree and a line in MyST-NB's numbering)
+    as the ``.md`` file and line it comes from; other files relative to the project."""
+    page = by_path.get(str(Path(path).resolve())) if path else None
+    if page is not None:
+        line = page.md_line(line) if line else 0
+        return page.source, _refine_line(book, page.docname, line, message)
+    return (book.rel(Path(path)) if path else ""), line
 
 
 QUOTED = re.compile(r"""['"]([^'"\s]+)['"]""")
@@ -249,6 +274,12 @@ def _write_downloads(book: Book, out: Path) -> None:
         target = out / name
         if not target.is_file() or target.read_bytes() != data:
             atomic_write(target, data)
+    # the PDFs, when the pdf stage has made them (it also copies them here itself)
+    for pdf in sorted((book.config.build_dir / "pdf").glob("*.pdf")):
+        target = out / pdf.name
+        if not target.is_file() or target.stat().st_size != pdf.stat().st_size \
+                or target.read_bytes() != pdf.read_bytes():
+            atomic_write(target, pdf.read_bytes())
 
 
 def _zip_folder(folder: Path, prefix: str) -> bytes:

@@ -250,15 +250,15 @@ def configure(app, config):
 
 
 def builder_inited(app):
+    if app.config.d2l_nb_output_folder and hasattr(app.env, "mystnb_config"):
+        app.env.mystnb_config = app.env.mystnb_config.copy(
+            output_folder=str((Path(app.confdir) / app.config.d2l_nb_output_folder).resolve()))
     if app.builder.format != "html":
         return
     tabs = json.dumps(list(app.config.d2l_tabs))
     app.add_js_file(None, body=f"window.D2L_TABS = {tabs};", priority=200)
     app.add_js_file("d2l-tabs.js", priority=201)
     app.add_css_file("d2l-tabs.css", priority=600)
-    if app.config.d2l_nb_output_folder and hasattr(app.env, "mystnb_config"):
-        app.env.mystnb_config = app.env.mystnb_config.copy(
-            output_folder=str((Path(app.confdir) / app.config.d2l_nb_output_folder).resolve()))
 
 
 def register_citation_style() -> None:
