@@ -16,8 +16,10 @@ has been built, into ``_build/html/`` (its header links point there).
   converter, run only for SVGs that changed; the PDFs are kept in the Sphinx cache).
 * Fonts: ``[pdf] main_font``, ``sans_font``, ``mono_font`` (and ``cjk_font``), else the first
   of ``FONT_DEFAULTS`` that fontconfig knows.
-* When the ``.tex`` file and everything it includes are unchanged since the last successful
-  run, LaTeX is not run again.
+* Incremental: when the source tree (and the extension, the date, the Sphinx packages) is
+  as at the last successful build, neither Sphinx nor LaTeX runs; otherwise Sphinx re-reads
+  the changed sections and writes the ``.tex`` file, and LaTeX runs only when a hash of the
+  ``.tex`` file and everything it includes differs from the last successful run's.
 * When LaTeX fails, the first error of the ``.log`` is shown with its ``l.NNN`` context,
   the offending line of the ``.tex`` file and the ``.md`` file and line it comes from.
 """
@@ -481,7 +483,9 @@ def build_pdf(book: Book, tab: str, fonts: dict[str, str], strict: bool = False,
     result = PdfResult(tab, pdf_dir(book) / f"{stem}.pdf", site, 0, 0.0)
     tex, built = out / f"{stem}.tex", out / f"{stem}.pdf"
     state = _state(book, tab)
-    sphinx_key = sphinx_inputs_key(root, epoch, strict)
+    script = book.config.get("pdf", "post_latex").strip()
+    sphinx_key = sphinx_inputs_key(root, epoch, strict,
+                                   book.config.root / script if script else None)
     if (not force and state.get("sphinx") == sphinx_key and tex.is_file() and built.is_file()
             and state.get("hash") == inputs_hash(out, stem)):
         # nothing changed: report what the last build found, and publish its PDF
@@ -535,9 +539,10 @@ def build_pdf(book: Book, tab: str, fonts: dict[str, str], strict: bool = False,
     return result
 
 
-def sphinx_inputs_key(root: Path, epoch: str, strict: bool) -> str:
-    """What Sphinx's output depends on: the source tree, the date, the strictness, the
-    book's Sphinx extension and the versions of the Sphinx packages."""
+def sphinx_inputs_key(root: Path, epoch: str, strict: bool, post_latex: Path | None = None) -> str:
+    """What Sphinx's output (and the ``.tex`` file) depends on: the source tree, the date,
+    the strictness, the book's Sphinx extension, the versions of the Sphinx packages and
+    the ``[pdf] post_latex`` script."""
     digest = hashlib.sha256(f"{epoch} {strict}".encode())
     for name in SPHINX_PACKAGES:
         try:
@@ -545,6 +550,8 @@ def sphinx_inputs_key(root: Path, epoch: str, strict: bool) -> str:
         except metadata.PackageNotFoundError:
             digest.update(f"{name} missing".encode())
     extension = Path(__file__).parent / "sphinx_ext"
+    if post_latex is not None and post_latex.is_file():
+        digest.update(b"post_latex\0" + post_latex.read_bytes())
     for folder, prefix in ((extension, "ext/"), (root, "src/")):
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             rel = path.relative_to(folder).as_posix()
