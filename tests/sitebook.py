@@ -190,7 +190,8 @@ def write_sample_book(root: Path) -> Path:
     return write_book(root, files, CONFIG)
 
 
-def execute_into_eval(root: Path, docname: str, tab: str, quick: bool = False) -> Path:
+def execute_into_eval(root: Path, docname: str, tab: str, quick: bool = False,
+                      data: str = "origin") -> Path:
     """Run a section's notebook for one tab with nbclient and store it as the eval stage
     does: ``_build/eval/<tab>/<docname>.ipynb``, same cells and metadata, plus outputs."""
     from nbclient import NotebookClient
@@ -205,6 +206,7 @@ def execute_into_eval(root: Path, docname: str, tab: str, quick: bool = False) -
     NotebookClient(nb, timeout=60, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     nb.metadata["d2l"]["quick"] = quick
+    nb.metadata["d2l"]["data"] = data
     nbformat.write(nb, path)
     return path
 
@@ -219,6 +221,6 @@ def build_sample_site(root: Path):
     build_notebooks(load(root))
     execute_into_eval(root, "chapter_one/tensors", "mxnet", quick=True)
     execute_into_eval(root, "chapter_one/tensors", "pytorch", quick=True)
-    execute_into_eval(root, "chapter_one/mxnet_only", "mxnet")
+    execute_into_eval(root, "chapter_one/mxnet_only", "mxnet", data="mirror:0123abcd")
     result = build_html(load(root), strict=True)
     return root, result

@@ -96,8 +96,10 @@ def tab_notebook(book: Book, docname: str, tab: str, translations: dict) -> tupl
     doc = book.documents[docname]
     stored, where = stored_notebook(book, docname, tab)
     stored_cells = {c.get("id"): c for c in stored.cells} if stored is not None else {}
-    facts = {"quick": bool(stored is not None and where == "eval"
-                           and stored.metadata.get("d2l", {}).get("quick")),
+    stored_meta = stored.metadata.get("d2l", {}) if stored is not None and where == "eval" else {}
+    facts = {"quick": bool(stored_meta.get("quick")),
+             # outputs computed on generated fixture data instead of the real data sets
+             "fixtures": str(stored_meta.get("data", "origin")).startswith("mirror"),
              "executed": where == "eval", "stale": []}
     cells = []
     for index, cell in enumerate(doc.cells):
@@ -131,7 +133,7 @@ def tab_notebook(book: Book, docname: str, tab: str, translations: dict) -> tupl
         nb_cell.metadata["d2l"] = meta
         cells.append(nb_cell)
     nb = new_notebook(cells=cells)
-    nb.metadata["d2l"] = {"quick": facts["quick"]}
+    nb.metadata["d2l"] = {"quick": facts["quick"], "fixtures": facts["fixtures"]}
     return nb, facts
 
 
@@ -166,11 +168,13 @@ def site_notebook(book: Book, docname: str, root: Path,
         merged.cells.append(end)
         lines.append([len(doc.lines)] * 2)
     quick = any(f["quick"] for f in facts.values())
+    fixtures = any(f["fixtures"] for f in facts.values())
     merged.metadata = {
         "kernelspec": dict(KERNELSPEC),
         "language_info": {"name": "python", "pygments_lexer": "ipython3"},
         "d2l": {"source": doc.rel, "docname": docname, "title": doc.title,
-                "number": book.section_number(docname), "tabs": tabs, "quick": quick},
+                "number": book.section_number(docname), "tabs": tabs, "quick": quick,
+                "fixtures": fixtures},
     }
     page = SitePage(docname, doc.rel, root / f"{docname}.ipynb", lines, quick,
                     [t for t, f in facts.items() if f["executed"]],

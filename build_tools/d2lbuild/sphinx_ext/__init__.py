@@ -87,8 +87,9 @@ class GroupTabs(SphinxTransform):
                 parents[id(node.parent)] = node.parent
         for parent in parents.values():
             self._group_children(parent, tabs)
-        if self._quick():
-            self._add_banner()
+        flags = self._page_flags()
+        if any(flags.values()):
+            self._add_banner(**flags)
 
     def _group_children(self, parent, tabs: list[str]) -> None:
         children, grouped = list(parent.children), []
@@ -122,19 +123,22 @@ class GroupTabs(SphinxTransform):
             tabset.append(panel)
         return tabset
 
-    def _quick(self) -> bool:
+    def _page_flags(self) -> dict:
+        """Whether the page's outputs come from a quick build and/or from fixture data."""
         path = Path(self.env.doc2path(self.env.docname))
+        flags = {"quick": False, "fixtures": False}
         if path.suffix != ".ipynb":
-            return False
+            return flags
         try:
             meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
         except (OSError, ValueError):
-            return False
-        return bool(meta.get("d2l", {}).get("quick"))
+            return flags
+        d2l = meta.get("d2l", {})
+        return {key: bool(d2l.get(key)) for key in flags}
 
-    def _add_banner(self) -> None:
+    def _add_banner(self, quick: bool, fixtures: bool) -> None:
         section = next(iter(self.document.findall(nodes.section)), None)
-        banner = d2l_banner()
+        banner = d2l_banner(quick=quick, fixtures=fixtures)
         if section is None:
             self.document.insert(0, banner)
             return
@@ -174,11 +178,22 @@ def visit_tab_cell_html(self, node):
     self.body.append(self.starttag(node, "div", CLASS="d2l-tab-cell"))
 
 
+BANNER_TEXT = {
+    "quick": ("Quick build.", "The outputs on this page come from a quick build, which shortens "
+              "long runs to check that the code works; numbers and plots differ from those of a "
+              "full build."),
+    "fixtures": ("Fixture data.", "The outputs on this page were computed on small generated "
+                 "stand-ins for the data sets (the build could not reach the real ones), so "
+                 "images, numbers and accuracies differ from what the real data gives."),
+}
+
+
 def visit_banner_html(self, node):
-    self.body.append(
-        '<div class="d2l-quick-banner" role="note"><p><strong>Quick build.</strong> '
-        "The outputs on this page come from a quick build, which shortens long runs to check "
-        "that the code works; numbers and plots differ from those of a full build.</p></div>\n")
+    for key, (title, text) in BANNER_TEXT.items():
+        if node.get(key, key == "quick"):
+            css = "d2l-quick-banner" if key == "quick" else "d2l-quick-banner d2l-fixture-banner"
+            self.body.append(f'<div class="{css}" role="note"><p><strong>{title}</strong> '
+                             f"{text}</p></div>\n")
     raise nodes.SkipNode
 
 
