@@ -33,6 +33,7 @@ def read_idx(path):
 def test_manifest_lists_every_file_with_its_checksums(mirror):
     manifest = json.loads((mirror / "manifest.json").read_text())
     names = {p.name for p in mirror.iterdir()} - {"manifest.json"}
+    assert manifest["generator"]
     assert set(manifest["files"]) == names
     for name, entry in manifest["files"].items():
         data = (mirror / name).read_bytes()
@@ -91,3 +92,13 @@ def test_archives_hold_the_real_layout(mirror):
     assert any(n.startswith("aclImdb/test/neg/") for n in names)
     rows = (mirror / "airfoil_self_noise.dat").read_text().splitlines()
     assert len(rows) == 1503 and all(len(r.split("\t")) == 6 for r in rows)
+
+
+def test_a_complete_mirror_is_reused_and_a_damaged_one_rebuilt(tmp_path):
+    first = build_mirror(tmp_path)
+    stamp = (tmp_path / "ptb.zip").stat().st_mtime_ns
+    assert build_mirror(tmp_path, reuse=True) == first
+    assert (tmp_path / "ptb.zip").stat().st_mtime_ns == stamp  # nothing rewritten
+    (tmp_path / "ptb.zip").unlink()
+    build_mirror(tmp_path, reuse=True)
+    assert (tmp_path / "ptb.zip").exists()

@@ -13,6 +13,7 @@ caches of several machines combine by plain copying. A lock file per section and
 from __future__ import annotations
 
 import errno
+import functools
 import fcntl
 import hashlib
 import importlib.metadata
@@ -32,8 +33,10 @@ FRAMEWORK_PACKAGES = {"mxnet": "mxnet", "pytorch": "torch", "torch": "torch",
                       "tensorflow": "tensorflow", "jax": "jax", "paddle": "paddlepaddle"}
 
 
+@functools.lru_cache(maxsize=None)
 def package_version(name: str) -> str | None:
-    """The installed version of a distribution, read from its metadata (never imported)."""
+    """The installed version of a distribution, read from its metadata (never imported);
+    read once per process, since a build plans many notebooks."""
     try:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
@@ -52,7 +55,11 @@ def data_source(environ=None) -> str:
         return "origin"
     manifest = Path(mirror) / "manifest.json"
     if manifest.is_file():
-        return "mirror:" + hashlib.sha256(manifest.read_bytes()).hexdigest()[:16]
+        try:  # the files' checksums identify the data; the rest of the manifest does not
+            files = json.loads(manifest.read_text()).get("files", {})
+        except ValueError:
+            files = manifest.read_text()
+        return "mirror:" + hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
     return "mirror:" + mirror
 
 

@@ -34,9 +34,10 @@ def origin_reachable(timeout: float = 3.0) -> bool:
 
 
 def fixture_mirror(book: Book) -> Path:
-    """The generated mirror of this build, made (or refreshed) on demand."""
+    """The generated mirror of this build, made on demand (and again when the generator
+    changed or a file went missing)."""
     path = book.config.build_dir / "data-mirror"
-    build_mirror(path)
+    build_mirror(path, reuse=True)
     return path
 
 

@@ -285,9 +285,32 @@ DATASETS = {
 }
 
 
-def build_mirror(out: Path) -> dict:
-    """Write every fixture and ``manifest.json`` into ``out``; return the manifest."""
+def generator_version() -> str:
+    """Identifies this generator's code: a mirror made by the same code holds the same bytes."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+def existing_mirror(out: Path) -> dict | None:
+    """The manifest of a complete mirror this very generator made in ``out``, else None."""
+    try:
+        manifest = json.loads((Path(out) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    if manifest.get("generator") != generator_version():
+        return None
+    files = manifest.get("files", {})
+    if not all((Path(out) / name).stat().st_size == entry["size"] if (Path(out) / name).exists()
+               else False for name, entry in files.items()):
+        return None
+    return manifest
+
+
+def build_mirror(out: Path, reuse: bool = False) -> dict:
+    """Write every fixture and ``manifest.json`` into ``out``; return the manifest. With
+    ``reuse``, a complete mirror made by the same generator is kept as it is."""
     out = Path(out)
+    if reuse and (manifest := existing_mirror(out)) is not None:
+        return manifest
     files: dict[str, dict] = {}
     for dataset, make in DATASETS.items():
         for name, data in make().items():
@@ -295,7 +318,8 @@ def build_mirror(out: Path) -> dict:
             files[name] = {"dataset": dataset, "size": len(data),
                            "sha1": hashlib.sha1(data).hexdigest(),
                            "md5": hashlib.md5(data).hexdigest()}
-    manifest = {"format": 1, "note": "generated fixtures, not the real data", "files": files}
+    manifest = {"format": 1, "note": "generated fixtures, not the real data",
+                "generator": generator_version(), "files": files}
     atomic_write(out / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest
 
