@@ -203,10 +203,10 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=("softmax", "lenet"), default="softmax")
     parser.add_argument("--examples", type=int, default=None,
-                        help="training examples (default: 60000 for softmax, 10000 for lenet)")
+                        help="training examples (default: 60000, one Fashion-MNIST epoch)")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    examples = args.examples or (60000 if args.model == "softmax" else 10000)
+    examples = args.examples or 60000  # one epoch of Fashion-MNIST
     report = {fw: measure(args.model, fw, examples, args.repeats) for fw in ("mxnet", "pytorch")}
     for fw, r in report.items():
         print(f"{fw:8s} library {r['library']:.3f} s  by hand {r['by_hand']:.3f} s  "
