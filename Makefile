@@ -42,8 +42,14 @@ check: $(STAMP)
 notebooks: $(STAMP)
 	$(D2LBUILD) notebooks
 
-# Options: make eval EVAL_ARGS="--tab pytorch --jobs 4 --quick --shard 1/2"
+# Without a GPU a full run of the book takes hours (chapter 7 trains large CNNs), so on such
+# machines eval runs in quick mode unless told otherwise (pages then carry a banner):
+#   make html EVAL_ARGS=          a full run anyway
+#   make eval EVAL_ARGS="--tab pytorch --jobs 4 --quick --shard 1/2"
+HAVE_GPU := $(shell nvidia-smi -L 2>/dev/null | grep -c GPU)
+EVAL_ARGS ?= $(if $(filter-out 0,$(HAVE_GPU)),,--quick)
 eval: $(STAMP)
+	@$(if $(and $(filter file,$(origin EVAL_ARGS)),$(EVAL_ARGS)),echo "eval: no GPU found so quick mode (make html EVAL_ARGS= runs everything in full)",true)
 	$(D2LBUILD) eval $(EVAL_ARGS)
 
 # Notebook zips per framework (plain and Colab) and the d2l wheel and sdist, in _build/pkg.
