@@ -33,7 +33,7 @@ FRAMEWORK_PACKAGES = {"mxnet": "mxnet", "pytorch": "torch", "torch": "torch",
                       "tensorflow": "tensorflow", "jax": "jax", "paddle": "paddlepaddle"}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def package_version(name: str) -> str | None:
     """The installed version of a distribution, read from its metadata (never imported);
     read once per process, since a build plans many notebooks."""
