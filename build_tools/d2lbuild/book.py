@@ -62,20 +62,10 @@ class Book:
         if "://" in link or link.startswith(("data:", "mailto:", "#")):
             return None
         link = link.split("#")[0].split("?")[0]
-        if link.startswith("/"):
-            parts = PurePosixPath(link.lstrip("/")).parts
-        else:
-            parts = (PurePosixPath(docname).parent / link).parts
-        stack: list[str] = []
-        for part in parts:
-            if part == "..":
-                if not stack:
-                    return None
-                stack.pop()
-            elif part not in (".", ""):
-                stack.append(part)
-        if not stack:
+        inside = within(PurePosixPath(docname).parent, link)
+        if inside is None:
             return None
+        stack = list(inside.parts)
         for resource in self.config.resources:
             res = Path(resource.rstrip("/"))
             if stack[0] == res.name:
@@ -183,16 +173,20 @@ def toc_target(docname: str, entry: str) -> str | None:
     entry = entry.strip()
     if entry.endswith(".md"):
         entry = entry[:-3]
-    if entry.startswith("/"):
-        target = PurePosixPath(entry.lstrip("/"))
-    else:
-        target = PurePosixPath(docname).parent / entry
+    target = within(PurePosixPath(docname).parent, entry)
+    return target.as_posix() if target is not None else None
+
+
+def within(folder: PurePosixPath, link: str) -> PurePosixPath | None:
+    """``link`` relative to ``folder`` (or to the top when it starts with "/"), with "." and
+    ".." resolved; None when it climbs above the top or names nothing."""
+    target = PurePosixPath(link.lstrip("/")) if link.startswith("/") else folder / link
     parts: list[str] = []
     for part in target.parts:
         if part == "..":
             if not parts:
                 return None
             parts.pop()
-        elif part != ".":
+        elif part not in (".", ""):
             parts.append(part)
-    return "/".join(parts) or None
+    return PurePosixPath(*parts) if parts else None

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 import nbformat
 from nbformat.v4 import new_code_cell
 
-from .book import Book
+from .book import Book, within
 from .diagnostics import BuildError
 from .fsutil import atomic_write
 from .notebooks import notebook_dir
@@ -73,19 +73,6 @@ def _image_paths(nb) -> list[str]:
     return found
 
 
-def _inside(base: PurePosixPath, link: str) -> PurePosixPath | None:
-    """``link`` (relative to folder ``base``) as a path in the bundle, or None if it leaves it."""
-    parts: list[str] = []
-    for part in (base / link).parts:
-        if part == "..":
-            if not parts:
-                return None
-            parts.pop()
-        elif part not in (".", ""):
-            parts.append(part)
-    return PurePosixPath(*parts) if parts else None
-
-
 def _clean_metadata(nb) -> nbformat.NotebookNode:
     """Keep what Jupyter and readers use; drop build bookkeeping such as cache keys."""
     nb = copy.deepcopy(nb)
@@ -116,7 +103,7 @@ def bundle_members(book: Book, tab: str, colab: bool = False) -> tuple[dict[str,
         nb = _clean_metadata(shipped.nb)
         folder = PurePosixPath(docname).parent
         for link in _image_paths(nb):
-            inside = _inside(folder, link)
+            inside = within(folder, link)
             if inside is None or not (root / inside).is_file():
                 raise BuildError(f"{book.documents[docname].rel}: image '{link}' is not in the build "
                                  f"tree ({root / folder / link}); run `d2lbuild check`")
@@ -159,7 +146,7 @@ def colab_notebook(book: Book, docname: str, tab: str, nb) -> nbformat.NotebookN
 
         def absolute(m: re.Match) -> str:
             link = m.group(1) or m.group(2)
-            inside = _inside(folder, link)
+            inside = within(folder, link)
             if inside is None or inside.parts[0] != prefix.strip("/"):
                 return m.group(0)
             target = url.rstrip("/") + "/" + "/".join(inside.parts[1:])
