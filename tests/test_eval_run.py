@@ -73,10 +73,14 @@ def test_cache_reruns_exactly_what_changed(book, capsys):
     assert len(pids) == 2
     nb = executed(root, "pytorch", "uses_f")
     assert nb["metadata"]["d2l"]["quick"] is False and nb["metadata"]["d2l"]["eval"]["key"]
+    data = nb["metadata"]["d2l"]["data"]  # where the data sets came from: origin or a mirror
+    assert data == "origin" or data.startswith("mirror:")
 
     # Nothing changed: nothing runs.
     assert run_eval(root, "--jobs", "2") == 0
     assert ran(root) == set() and summary(root)["counts"]["cached"] == len(everything)
+    # Outputs taken from the cache say where their data came from, as fresh ones do.
+    assert executed(root, "pytorch", "uses_f")["metadata"]["d2l"]["data"] == data
 
     # Prose only: nothing runs, yet the output shows the new prose.
     write_section(root, "uses_f", sections["uses_f"].replace("Some text.", "Brand new words."))

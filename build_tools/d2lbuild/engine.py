@@ -243,7 +243,7 @@ def merge_outputs(fresh: nbformat.NotebookNode, executed: nbformat.NotebookNode)
     for key in ("language_info", "widgets"):
         if key in executed.metadata:
             nb.metadata[key] = executed.metadata[key]
-    for key in ("quick", "eval"):
+    for key in ("quick", "data", "eval"):
         if key in executed.metadata.get("d2l", {}):
             nb.metadata["d2l"][key] = executed.metadata["d2l"][key]
     return nb
