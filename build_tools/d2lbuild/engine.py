@@ -75,6 +75,7 @@ class Job:
     output: Path
     failed_output: Path
     has_code: bool
+    uses_data: bool = True
     deferred: bool = False
 
     @property
@@ -214,7 +215,8 @@ def plan(book: Book, options: EvalOptions, notebooks: dict[str, list[Path]], cac
                 warn(f"{book.documents[docname].rel}: warning: {warning}")
             code = code_sources(nb)
             env = environment_facts(tab, quick=options.quick, gpus=gpus)
-            key = cache_key(tab, code, library_code(index, code), env)
+            reached = library_code(index, code)
+            key = cache_key(tab, code, reached, env)
             output = eval_dir(book) / tab / f"{docname}.ipynb"
             jobs.append(Job(
                 tab=tab, docname=docname, source=nb.metadata["d2l"]["source"], nb=nb, key=key,
@@ -222,7 +224,10 @@ def plan(book: Book, options: EvalOptions, notebooks: dict[str, list[Path]], cac
                 size=sum(len(c) for c in code), estimate=cache.last_seconds(tab, docname, options.quick),
                 cwd=path.parent, output=output,
                 failed_output=eval_dir(book) / "_failed" / tab / f"{docname}.ipynb",
-                has_code=any(c.strip() for c in code)))
+                has_code=any(c.strip() for c in code),
+                # downloads data (directly or through library code): its outputs depend on
+                # where the data sets came from, which the page then says
+                uses_data=any("download(" in c for c in code + reached)))
     return jobs
 
 
@@ -377,7 +382,7 @@ class Engine:
     def record_success(self, job: Job, execution: Execution, devices: list[str], started: float) -> Outcome:
         executed = execution.nb
         executed.metadata["d2l"]["quick"] = bool(self.options.quick)
-        executed.metadata["d2l"]["data"] = data_source()
+        executed.metadata["d2l"]["data"] = data_source() if job.uses_data else "origin"
         executed.metadata["d2l"]["eval"] = {
             "key": job.key, "seconds": round(execution.seconds, 3), "executed": _iso(started),
             "gpus": job.gpus}
