@@ -373,6 +373,8 @@ class Engine:
             return None
         try:
             nb = merge_outputs(job.nb, nbformat.reads(entry.text, as_version=4))
+            if not job.uses_data:  # entries stored before this mark was kept per notebook
+                nb.metadata["d2l"]["data"] = "origin"
         except Exception:  # not a notebook of this code after all: run it
             return None
         write_if_changed(job.output, nbformat.writes(nb) + "\n")
