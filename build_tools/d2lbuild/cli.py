@@ -7,6 +7,7 @@ Exit status: 0 success, 1 problems in the book (each printed as ``file:line``), 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import sys
 from pathlib import Path
 
@@ -45,6 +46,18 @@ def cmd_check(args) -> int:
     return 0
 
 
+def _load_checked(args, before: str = "", strict: bool = True) -> Book:
+    """The book, after printing config warnings and checking the sources: errors stop the
+    stage, or with ``strict=False`` are shown as warnings and the stage goes on."""
+    book = _load(args)
+    Report(book.config.warnings).print()
+    errors = check_report(book).errors
+    if errors and strict:
+        raise BuildError(f"the sources have errors; fix them (see `check`){before}", errors)
+    Report([replace(e, severity="warning") for e in errors]).print()
+    return book
+
+
 def check_report(book: Book) -> Report:
     from .checks import check_book
 
@@ -76,12 +89,7 @@ def cmd_lib(args) -> int:
 def cmd_notebooks(args) -> int:
     from .notebooks import build_notebooks, notebook_dir
 
-    book = _load(args)
-    Report(book.config.warnings).print()
-    errors = check_report(book).errors
-    if errors:
-        raise BuildError("the sources have errors; fix them (see `check`) before making notebooks",
-                         errors)
+    book = _load_checked(args, " before making notebooks")
     written = build_notebooks(book, _tabs(book, args.tab))
     for tab, paths in written.items():
         print(f"notebooks: {len(paths)} {tab} notebooks in {book.rel(notebook_dir(book, tab))}")
@@ -91,11 +99,7 @@ def cmd_notebooks(args) -> int:
 def cmd_eval(args) -> int:
     from .engine import EvalOptions, evaluate, quick_from_env
 
-    book = _load(args)
-    Report(book.config.warnings).print()
-    errors = check_report(book).errors
-    if errors:
-        raise BuildError("the sources have errors; fix them (see `check`) before executing", errors)
+    book = _load_checked(args, " before executing")
     from .datasource import choose_data_source
 
     print(choose_data_source(book, args.data))
@@ -138,16 +142,9 @@ def cmd_merge(args) -> int:
 
 
 def cmd_html(args) -> int:
-    from dataclasses import replace
-
     from .website import build_html
 
-    book = _load(args)
-    Report(book.config.warnings).print()
-    errors = check_report(book).errors
-    if errors and args.strict:
-        raise BuildError("the sources have errors; fix them (see `check`)", errors)
-    Report([replace(e, severity="warning") for e in errors]).print()
+    book = _load_checked(args, strict=args.strict)
     echo = print if args.verbose else None
     result = build_html(book, strict=args.strict, jobs=args.jobs, echo=echo)
     Report(result.diagnostics).print()
@@ -187,16 +184,9 @@ def _add_site_parsers(sub) -> None:
 
 # -- PDF: one per framework ----------------------------------------------------------------
 def cmd_pdf(args) -> int:
-    from dataclasses import replace
-
     from .pdf import build_pdfs, outputs_notes
 
-    book = _load(args)
-    Report(book.config.warnings).print()
-    errors = check_report(book).errors
-    if errors and args.strict:
-        raise BuildError("the sources have errors; fix them (see `check`)", errors)
-    Report([replace(e, severity="warning") for e in errors]).print()
+    book = _load_checked(args, strict=args.strict)
     echo = print if args.verbose else None
     results = build_pdfs(book, _tabs(book, args.tab), strict=args.strict, jobs=args.jobs,
                          force=args.force, echo=echo)
@@ -254,11 +244,7 @@ def cmd_pkg(args) -> int:
     from .notebooks import build_notebooks
     from .package import build_bundles, build_library_dists
 
-    book = _load(args)
-    Report(book.config.warnings).print()
-    errors = check_report(book).errors
-    if errors:
-        raise BuildError("the sources have errors; fix them (see `check`) before packaging", errors)
+    book = _load_checked(args, " before packaging")
     build_notebooks(book)
     for path, counts in build_bundles(book):
         outputs = (f"{counts['with_outputs']} with outputs of a full build"
