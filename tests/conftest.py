@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+CORPUS = Path(__file__).parent / "corpus"  # the sample book that uses every syntax
 sys.path.insert(0, str(REPO / "build_tools"))
 
 DEFAULT_CONFIG = """\
@@ -65,6 +67,14 @@ def book_dir(tmp_path):
     def make(files: dict[str, str], config: str | None = DEFAULT_CONFIG, name: str = "book") -> Path:
         return write_book(tmp_path / name, files, config)
     return make
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """A private copy of the sample book, free to edit."""
+    root = tmp_path / "corpus"
+    shutil.copytree(CORPUS, root)
+    return root
 
 
 def load(root: Path):

@@ -1,21 +1,9 @@
 """check: every kind of problem reported in one run as file:line, non-zero exit, no traceback."""
 
-import shutil
 from pathlib import Path
 
-import pytest
 
 from conftest import REPO, run_cli
-
-CORPUS = Path(__file__).parent / "corpus"
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    root = tmp_path / "corpus"
-    shutil.copytree(CORPUS, root)
-    return root
-
 
 def append(path: Path, text: str) -> None:
     path.write_text(path.read_text() + text)

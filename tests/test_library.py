@@ -1,25 +1,13 @@
 """The lib stage: assembled library files, notes, aliases, determinism, --check, atomicity."""
 
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from conftest import REPO, load, run_cli
 from d2lbuild.diagnostics import BuildError
 from d2lbuild.library import library_files, write_library
-
-CORPUS = Path(__file__).parent / "corpus"
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    root = tmp_path / "corpus"
-    shutil.copytree(CORPUS, root)
-    return root
-
 
 def test_library_content_for_each_tab(corpus):
     files = library_files(load(corpus))
